@@ -1,0 +1,457 @@
+// Package pgtest runs a throwaway real PostgreSQL server for tests.
+//
+// Each [Start] call initializes its own cluster in a fresh temporary
+// directory, starts the postmaster as a child process on a free loopback
+// port with scram-sha-256 password authentication, and removes everything on
+// test cleanup. Calls are independent, so tests and packages may run them
+// concurrently. Durability is switched off (fsync, synchronous_commit,
+// full_page_writes), which makes the server fast and its data disposable.
+//
+// When the test binary runs as root, the server runs as the "postgres" OS
+// user, because PostgreSQL refuses to run as root.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Server is a running PostgreSQL cluster owned by the caller. Its exported
+// fields are fixed once it is returned and must not be modified.
+type Server struct {
+	Host          string // always "127.0.0.1"; the server listens on no other address
+	Port          int    // TCP port, free when the server was started
+	SuperUser     string // superuser role, "postgres"
+	SuperPassword string // random per server; scram-sha-256 is required for every TCP login
+	Database      string // database the DSNs name, "postgres"
+	DataDir       string // cluster directory; removed by Stop
+
+	root    string        // temporary directory holding DataDir and the log
+	logPath string        // postmaster stdout and stderr
+	cmd     *exec.Cmd     // the postmaster
+	exited  chan struct{} // closed once cmd.Wait returns
+
+	stopOnce sync.Once
+	stopErr  error // set inside stopOnce
+}
+
+// Options configure [StartServer].
+type Options struct {
+	// BinDir holds the initdb and postgres binaries. Default: the result of
+	// [Available].
+	BinDir string
+
+	// OSUser is the operating-system user the server runs as when the
+	// current process is root. It is ignored otherwise, and the server runs
+	// as the current user. Default "postgres".
+	OSUser string
+
+	// StartTimeout bounds how long StartServer waits for the started server
+	// to accept a login, after initdb. Default 10s.
+	StartTimeout time.Duration
+}
+
+// Start starts a new server for the test and stops it, removing its data
+// directory, in t.Cleanup. If PostgreSQL is unavailable on this machine
+// (see [ErrUnavailable]) it calls t.Skip, or t.Fatal when the environment
+// variable [RequireEnv] is "1". Any other start-up failure calls t.Fatal with
+// the tail of the server log.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := StartServer()
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) && os.Getenv(RequireEnv) != "1" {
+			t.Skipf("%v (set %s=1 to fail instead of skipping)", err, RequireEnv)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("pgtest: stopping server: %v", err)
+		}
+	})
+	return s
+}
+
+// StartServer starts a new server and returns once it accepts a
+// superuser login. The caller must call [Server.Stop]. On error nothing is
+// left running or on disk. The error wraps [ErrUnavailable] when PostgreSQL
+// cannot run on this machine at all.
+func StartServer(optFns ...func(*Options)) (*Server, error) {
+	opts := Options{OSUser: "postgres", StartTimeout: 10 * time.Second}
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	if opts.BinDir == "" {
+		dir, err := Available()
+		if err != nil {
+			return nil, err
+		}
+		opts.BinDir = dir
+	} else if !hasServerBinaries(opts.BinDir) {
+		return nil, fmt.Errorf("%w: %s does not contain initdb and postgres", ErrUnavailable, opts.BinDir)
+	}
+	if opts.StartTimeout <= 0 {
+		return nil, fmt.Errorf("pgtest: StartTimeout %v is not positive", opts.StartTimeout)
+	}
+
+	var cred *osUser
+	if os.Geteuid() == 0 {
+		c, err := lookupOSUser(opts.OSUser)
+		if err != nil {
+			return nil, err
+		}
+		cred = c
+	}
+
+	base := os.TempDir()
+	if cred != nil {
+		if err := checkTraversable(base); err != nil {
+			return nil, err
+		}
+	}
+	root, err := os.MkdirTemp(base, "pgtest-")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	s := &Server{
+		Host:          "127.0.0.1",
+		SuperUser:     "postgres",
+		SuperPassword: rand.Text(),
+		Database:      "postgres",
+		DataDir:       filepath.Join(root, "data"),
+		root:          root,
+		logPath:       filepath.Join(root, "postgres.log"),
+	}
+	if err := s.start(opts, cred); err != nil {
+		s.kill()
+		return nil, errors.Join(err, os.RemoveAll(root))
+	}
+	return s, nil
+}
+
+func lookupOSUser(name string) (*osUser, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: running as root, and PostgreSQL refuses to run as root, but OS user %q to run it as was not found: %v", ErrUnavailable, name, err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: OS user %q has non-numeric uid %q", name, u.Uid)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: OS user %q has non-numeric gid %q", name, u.Gid)
+	}
+	if uid == 0 {
+		return nil, fmt.Errorf("%w: OS user %q is root, and PostgreSQL refuses to run as root", ErrUnavailable, name)
+	}
+	return &osUser{uid: uint32(uid), gid: uint32(gid)}, nil
+}
+
+// checkTraversable reports an error unless every directory from / down to
+// dir lets other users through, which the server user needs to reach its
+// data directory below dir.
+func checkTraversable(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("pgtest: the server user cannot traverse %s (mode %v) to reach its data directory under %s; set TMPDIR to a directory such as /tmp", d, fi.Mode().Perm(), dir)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// osUser is the unprivileged user a root process runs the server as.
+type osUser struct{ uid, gid uint32 }
+
+func (s *Server) start(opts Options, cred *osUser) error {
+	if cred != nil {
+		// The server user must own the cluster's parent, in which initdb
+		// creates DataDir; the temporary directory is 0700, so nobody else
+		// can look in.
+		if err := os.Chown(s.root, int(cred.uid), int(cred.gid)); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+	}
+	if err := s.initdb(opts.BinDir, cred); err != nil {
+		return err
+	}
+
+	// The free port is found by binding and closing, so another process may
+	// take it before the postmaster binds; a bind failure then means a retry
+	// on a new port, not an error.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		s.Port = port
+		err = s.run(opts, cred)
+		if err == nil || !errors.Is(err, errAddrInUse) || attempt == attempts {
+			return err
+		}
+	}
+}
+
+var errAddrInUse = errors.New("address in use")
+
+func (s *Server) initdb(binDir string, cred *osUser) error {
+	pwfile := filepath.Join(s.root, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(s.SuperPassword+"\n"), 0o600); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	defer os.Remove(pwfile)
+	if cred != nil {
+		if err := os.Chown(pwfile, int(cred.uid), int(cred.gid)); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+		"--pgdata="+s.DataDir,
+		"--username="+s.SuperUser,
+		"--pwfile="+pwfile,
+		"--auth=scram-sha-256",
+		"--encoding=UTF8",
+		"--locale=C",
+		"--no-sync",
+	)
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = sysProcAttr(cred)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pgtest: initdb: %w\n%s", err, tail(out.Bytes()))
+	}
+	return nil
+}
+
+// run starts the postmaster on s.Port and waits until it accepts a login.
+func (s *Server) run(opts Options, cred *osUser) error {
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	defer logFile.Close() // the child has its own descriptor
+
+	cmd := exec.Command(filepath.Join(opts.BinDir, "postgres"),
+		"-D", s.DataDir,
+		"-p", strconv.Itoa(s.Port),
+		"-c", "listen_addresses="+s.Host,
+		// No Unix socket: nothing here uses it, and its path could exceed
+		// the kernel's 107-byte limit under a long TMPDIR.
+		"-c", "unix_socket_directories=",
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "max_connections=200",
+		"-c", "shared_buffers=32MB",
+	)
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = sysProcAttr(cred)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("pgtest: starting postgres: %w", err)
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func() {
+		defer close(s.exited)
+		_ = cmd.Wait() // the exit status of a server we stopped carries no news
+	}()
+
+	if err := s.waitReady(opts.StartTimeout); err != nil {
+		s.kill()
+		log := s.logTail()
+		if bytes.Contains(log, []byte("could not bind")) || bytes.Contains(log, []byte("already in use")) {
+			err = errors.Join(err, errAddrInUse)
+		}
+		return fmt.Errorf("%w\n%s", err, log)
+	}
+	return nil
+}
+
+// waitReady polls with real logins rather than checking the port, because
+// the postmaster listens before it accepts sessions.
+func (s *Server) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	config, err := pgconn.ParseConfig(s.SuperDSN())
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	config.ConnectTimeout = time.Second
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		conn, err := pgconn.ConnectConfig(ctx, config)
+		if err == nil {
+			err = conn.Close(ctx)
+			cancel()
+			return err
+		}
+		cancel()
+		select {
+		case <-s.exited:
+			return fmt.Errorf("pgtest: postgres on port %d exited during start-up", s.Port)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pgtest: postgres on port %d did not accept a login within %v: %w", s.Port, timeout, err)
+		}
+	}
+}
+
+// Stop shuts the server down immediately and removes its temporary
+// directory, including DataDir. It returns after the postmaster has exited.
+// It is idempotent and safe for concurrent use; later calls return the
+// first call's result.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		s.kill()
+		s.stopErr = os.RemoveAll(s.root)
+		if s.stopErr != nil {
+			s.stopErr = fmt.Errorf("pgtest: %w", s.stopErr)
+		}
+	})
+	return s.stopErr
+}
+
+// kill stops the postmaster, if one was started, and waits for it. The data
+// is thrown away, so it asks for an immediate shutdown (SIGQUIT) instead of
+// a checkpoint, and escalates to SIGKILL on the whole process group.
+func (s *Server) kill() {
+	if s.cmd == nil {
+		return
+	}
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		_ = s.cmd.Process.Kill()
+	}
+	select {
+	case <-s.exited:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	// The postmaster has not exited, so its process group is still ours.
+	killGroup(s.cmd.Process)
+	<-s.exited
+}
+
+func (s *Server) logTail() []byte {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return []byte("(no server log: " + err.Error() + ")")
+	}
+	return tail(b)
+}
+
+func tail(b []byte) []byte {
+	const max = 4 << 10
+	if len(b) > max {
+		b = b[len(b)-max:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return b
+}
+
+// childEnv pins the time zone, which initdb otherwise looks up by scanning
+// the system zone database, and the locale for predictable messages.
+func childEnv() []string {
+	return append(os.Environ(), "TZ=UTC", "LC_ALL=C")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// DSN returns a URL connection string for user and password on the
+// server's database, e.g.
+// postgres://user:password@127.0.0.1:5432/postgres?sslmode=disable.
+// User and password are escaped, so any characters are allowed.
+func (s *Server) DSN(user, password string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
+		Path:     "/" + s.Database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// SuperDSN returns DSN(s.SuperUser, s.SuperPassword).
+func (s *Server) SuperDSN() string {
+	return s.DSN(s.SuperUser, s.SuperPassword)
+}
+
+// ConnConfig returns a fresh pgx config parsed from DSN(user, password),
+// which the caller may modify. It returns nil only if pgx rejects the
+// environment it merges in (e.g. a malformed PGSERVICEFILE), never because
+// of user or password.
+func (s *Server) ConnConfig(user, password string) *pgx.ConnConfig {
+	config, err := pgx.ParseConfig(s.DSN(user, password))
+	if err != nil {
+		return nil
+	}
+	return config
+}
+
+// Exec runs sql with args as the superuser on a connection of its own, and
+// calls t.Fatal if that fails. Use it to create roles and tables in setup.
+func (s *Server) Exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	config := s.ConnConfig(s.SuperUser, s.SuperPassword)
+	if config == nil {
+		t.Fatalf("pgtest: cannot build a connection config for %s", s.DSN(s.SuperUser, "xxxxx"))
+	}
+	conn, err := pgx.ConnectConfig(ctx, config)
+	if err != nil {
+		t.Fatalf("pgtest: connecting as superuser: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("pgtest: exec %q: %v", sql, err)
+	}
+}
