@@ -1,0 +1,207 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekeyhq/rekey/internal/awsemu"
+	"github.com/rekeyhq/rekey/internal/pgtest"
+	"github.com/rekeyhq/rekey/rotation"
+)
+
+// One PostgreSQL server serves the whole package; each test makes its own
+// roles and schema in it.
+var (
+	sharedPG = sync.OnceValues(func() (*pgtest.Server, error) {
+		pgStarted.Store(true)
+		return pgtest.StartServer()
+	})
+	pgStarted atomic.Bool
+	roleSeq   atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pgStarted.Load() {
+		if s, err := sharedPG(); err == nil {
+			s.Stop() //nolint:errcheck // nothing to report to after m.Run
+		}
+	}
+	os.Exit(code)
+}
+
+func server(t testing.TB) *pgtest.Server {
+	t.Helper()
+	s, err := sharedPG()
+	if errors.Is(err, pgtest.ErrUnavailable) && os.Getenv(pgtest.RequireEnv) != "1" {
+		t.Skipf("%v (set %s=1 to fail instead)", err, pgtest.RequireEnv)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const lambdaARN = "arn:aws:lambda:us-east-1:123456789012:function:rotate-postgres"
+
+// env is a database role with a schema it owns, the secret holding its
+// credentials and a superuser secret, in an emulator.
+type env struct {
+	pg       *pgtest.Server
+	srv      *awsemu.Server
+	sm       *secretsmanager.Client
+	role     string
+	arn      string // the rotated secret
+	superARN string
+	initial  string // the role's first password
+}
+
+func newEnv(t testing.TB) *env { return newEnvNamed(t, fmt.Sprintf("app%d", roleSeq.Add(1))) }
+
+func newEnvNamed(t testing.TB, role string) *env {
+	t.Helper()
+	pg := server(t)
+	e := &env{pg: pg, role: role, initial: "initial-" + strconv.FormatInt(roleSeq.Add(1), 10)}
+	id := pgx.Identifier{role}.Sanitize()
+	pg.Exec(t, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", id, e.initial)) // initial is [a-z0-9-]
+	pg.Exec(t, fmt.Sprintf("CREATE SCHEMA %s AUTHORIZATION %s", id, id))
+	t.Cleanup(func() { dropRoles(t, pg, role+"_clone", role) })
+
+	e.srv = awsemu.New(t)
+	e.sm = secretsmanager.NewFromConfig(e.srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
+	e.arn = e.createSecret(t, fmt.Sprintf("db/role%d", roleSeq.Add(1)), role, e.initial, pg.Port)
+	e.superARN = e.createSecret(t, "db/master", pg.SuperUser, pg.SuperPassword, strconv.Itoa(pg.Port))
+	return e
+}
+
+// dropRoles drops roles and what they own, so roles do not pile up in the
+// shared server.
+func dropRoles(t testing.TB, pg *pgtest.Server, roles ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.ConnectConfig(ctx, pg.ConnConfig(pg.SuperUser, pg.SuperPassword))
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	for _, r := range roles {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r).Scan(&exists); err != nil || !exists {
+			continue
+		}
+		id := pgx.Identifier{r}.Sanitize()
+		if _, err := conn.Exec(ctx, "DROP OWNED BY "+id+" CASCADE; DROP ROLE "+id); err != nil {
+			t.Errorf("cleanup: dropping %s: %v", r, err)
+		}
+	}
+}
+
+// createSecret stores RDS JSON; port is an int or a string, as both occur.
+func (e *env) createSecret(t testing.TB, name, user, password string, port any) string {
+	t.Helper()
+	value := fmt.Sprintf(`{"engine":"postgres","host":%q,"port":%s,"username":%q,"password":%q,"dbname":%q,"note":"kept"}`,
+		e.pg.Host, portJSON(port), user, password, e.pg.Database)
+	out, err := e.sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+	if err != nil {
+		t.Fatalf("CreateSecret: %v", err)
+	}
+	return *out.ARN
+}
+
+func portJSON(p any) string {
+	if s, ok := p.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(p)
+}
+
+func (e *env) register(r *rotation.Rotator) {
+	e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, token string) error {
+		return r.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token})
+	})
+}
+
+func (e *env) rotateSecret(t testing.TB) error {
+	t.Helper()
+	_, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: &e.arn, RotationLambdaARN: aws.String(lambdaARN)})
+	return err
+}
+
+// creds are the username and password in one version of the secret.
+type creds struct{ user, password string }
+
+// version reads the version labelled stage; ok is false when there is none.
+func (e *env) version(t testing.TB, stage string) (creds, bool) {
+	t.Helper()
+	out, err := e.sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
+	if err != nil {
+		return creds{}, false
+	}
+	var v struct {
+		Username, Password string
+		Note               string
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+		t.Fatalf("%s is not JSON", stage)
+	}
+	if v.Note != "kept" {
+		t.Fatalf("%s lost the secret's other keys", stage)
+	}
+	return creds{v.Username, v.Password}, true
+}
+
+// login reports whether c logs in, and as which current_user.
+func (e *env) login(t testing.TB, c creds) (string, bool) {
+	t.Helper()
+	conn, err := pgx.ConnectConfig(t.Context(), e.pg.ConnConfig(c.user, c.password))
+	if err != nil {
+		return "", false
+	}
+	defer conn.Close(context.Background())
+	var current string
+	if err := conn.QueryRow(t.Context(), "SELECT current_user").Scan(&current); err != nil {
+		t.Fatalf("query as %s: %v", c.user, err)
+	}
+	return current, true
+}
+
+func (e *env) mustLogin(t testing.TB, stage string) creds {
+	t.Helper()
+	c, ok := e.version(t, stage)
+	if !ok {
+		t.Fatalf("no %s version", stage)
+	}
+	if _, ok := e.login(t, c); !ok {
+		t.Fatalf("%s credentials (user %s) do not log in", stage, c.user)
+	}
+	return c
+}
+
+// requireRotated checks the state after a finished rotation: AWSCURRENT
+// logs in, AWSPREVIOUS holds old, no AWSPENDING.
+func (e *env) requireRotated(t testing.TB, old creds) creds {
+	t.Helper()
+	if _, ok := e.version(t, rotation.StagePending); ok {
+		t.Fatal("AWSPENDING left behind")
+	}
+	cur := e.mustLogin(t, rotation.StageCurrent)
+	if cur == old {
+		t.Fatal("AWSCURRENT still holds the old credentials")
+	}
+	if prev, _ := e.version(t, rotation.StagePrevious); prev != old {
+		t.Fatalf("AWSPREVIOUS holds user %s, want the old credentials of %s", prev.user, old.user)
+	}
+	return cur
+}
