@@ -215,7 +215,7 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) error {
 // setSecret hands the current, pending and previous versions to the
 // strategy.
 func (r *Rotator) setSecret(ctx context.Context, ev Event, stages map[string][]string) error {
-	var v Versions
+	v := Versions{Client: r.client}
 	var err error
 	if v.Current, err = r.getStage(ctx, ev.SecretID, StageCurrent); err != nil {
 		return err

@@ -75,4 +75,8 @@ type Versions struct {
 	// Previous is the AWSPREVIOUS version, or nil when the secret has none
 	// (before its first rotation).
 	Previous *Secret
+	// Client is the Rotator's client, for strategies that must read another
+	// secret, such as the superuser secret of an alternating-users
+	// strategy. Strategies must not change the rotated secret through it.
+	Client Client
 }

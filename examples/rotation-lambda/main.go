@@ -63,7 +63,7 @@ func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog
 		if superuser == "" {
 			return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY=alternating needs SUPERUSER_SECRET_ARN")
 		}
-		strategy, err = postgres.AlternatingUsers(sm, superuser, pgOpts)
+		strategy, err = postgres.AlternatingUsers(superuser, pgOpts)
 	default:
 		return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY %q is neither \"single\" nor \"alternating\"", s)
 	}

@@ -19,7 +19,7 @@ const cloneSuffix = "_clone"
 
 // SecretsClient is the Secrets Manager call AlternatingUsers makes to read
 // the superuser secret. *secretsmanager.Client and every rotation.Client
-// implement it.
+// implement it; Options.Client takes one.
 type SecretsClient interface {
 	GetSecretValue(ctx context.Context, params *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
@@ -43,7 +43,8 @@ var _ SecretsClient = (*secretsmanager.Client)(nil)
 //     new password. The clone's name must fit PostgreSQL's 63-byte limit.
 //   - Apply returns if the pending credentials log in and act as user.
 //     Otherwise it reads the superuser secret (AWSCURRENT of
-//     superuserSecretID, RDS JSON, through client) and, logged in with its
+//     superuserSecretID, RDS JSON, through Options.Client, or else the
+//     Rotator's client handed over in rotation.Versions) and, logged in with its
 //     username and password on the host, port and database of the rotated
 //     secret, in one transaction creates user_clone if missing, makes it a
 //     member of user acting as user, and sets the pending login's password
@@ -54,19 +55,18 @@ var _ SecretsClient = (*secretsmanager.Client)(nil)
 // The superuser needs CREATEROLE and ADMIN OPTION on user (on RDS, the
 // master user). It returns an error for an empty superuserSecretID or
 // invalid options.
-func AlternatingUsers(client SecretsClient, superuserSecretID string, optFns ...func(*Options)) (rotation.Strategy, error) {
-	if client == nil || superuserSecretID == "" {
-		return nil, errors.New("postgres: AlternatingUsers needs a client and the superuser secret's id")
+func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) (rotation.Strategy, error) {
+	if superuserSecretID == "" {
+		return nil, errors.New("postgres: AlternatingUsers needs the superuser secret's id")
 	}
 	o, err := newOptions(optFns)
 	if err != nil {
 		return nil, err
 	}
-	return &alternating{client: client, superuser: superuserSecretID, opts: o}, nil
+	return &alternating{superuser: superuserSecretID, opts: o}, nil
 }
 
 type alternating struct {
-	client    SecretsClient
 	superuser string
 	opts      Options
 }
@@ -123,7 +123,7 @@ func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
 		return nil
 	}
 
-	su, err := a.readSuperuser(ctx)
+	su, err := a.readSuperuser(ctx, v.Client)
 	if err != nil {
 		return err
 	}
@@ -182,8 +182,17 @@ func ensureClone(ctx context.Context, tx pgx.Tx, base, clone string, connLimit i
 	return nil
 }
 
-func (a *alternating) readSuperuser(ctx context.Context) (dbSecret, error) {
-	out, err := a.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &a.superuser})
+// readSuperuser reads the superuser secret through Options.Client or, when
+// that is nil, through the Rotator's client.
+func (a *alternating) readSuperuser(ctx context.Context, rotatorClient SecretsClient) (dbSecret, error) {
+	client := a.opts.Client
+	if client == nil {
+		client = rotatorClient
+	}
+	if client == nil {
+		return dbSecret{}, fmt.Errorf("postgres: reading superuser secret %q: no client (set Options.Client, or run the strategy under a rotation.Rotator)", a.superuser)
+	}
+	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &a.superuser})
 	if err != nil {
 		return dbSecret{}, fmt.Errorf("postgres: reading superuser secret %q: %w", a.superuser, err)
 	}

@@ -19,7 +19,7 @@
 // owner. Either is used with rotation.New:
 //
 //	sm := secretsmanager.NewFromConfig(cfg)
-//	s, err := postgres.AlternatingUsers(sm, superuserSecretARN)
+//	s, err := postgres.AlternatingUsers(superuserSecretARN)
 //	...
 //	lambda.Start(rotation.New(sm, s).Handle)
 //

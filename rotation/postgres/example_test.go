@@ -4,16 +4,14 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 )
 
 func Example_alternatingUsers() {
-	sm := secretsmanager.NewFromConfig(aws.Config{Region: "us-east-1"}) // from config.LoadDefaultConfig in a real program
-	alt, err := postgres.AlternatingUsers(sm, "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-master-AbCdEf")
+	// The strategy reads the superuser secret through the client of the
+	// rotation.Rotator that runs it.
+	alt, err := postgres.AlternatingUsers("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-master-AbCdEf")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -26,6 +26,11 @@ type Options struct {
 	// holds a password.
 	ConnConfig func(*pgx.ConnConfig)
 
+	// Client reads the superuser secret of AlternatingUsers. nil: the
+	// client of the rotation.Rotator running the strategy (Versions.Client).
+	// SingleUser reads no other secret and ignores it.
+	Client SecretsClient
+
 	// Logger receives one record per decision (which login worked, whether
 	// the password was already set, whether a role was created). Records
 	// name roles and secret versions, never passwords. nil: no logging.

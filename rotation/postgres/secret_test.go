@@ -1,13 +1,9 @@
 package postgres_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
@@ -81,7 +77,7 @@ func mustJSON(t testing.TB, v any) string {
 }
 
 func TestAlternatingPendingUser(t *testing.T) {
-	alt, err := postgres.AlternatingUsers(fakeNoClient{}, "arn:super")
+	alt, err := postgres.AlternatingUsers("arn:super")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,17 +110,7 @@ func TestOptionErrors(t *testing.T) {
 	if _, err := postgres.SingleUser(func(o *postgres.Options) { o.ConnectTimeout = -1 }); err == nil {
 		t.Fatal("SingleUser accepted a negative ConnectTimeout")
 	}
-	if _, err := postgres.AlternatingUsers(nil, "arn:super"); err == nil {
-		t.Fatal("AlternatingUsers accepted a nil client")
-	}
-	if _, err := postgres.AlternatingUsers(fakeNoClient{}, ""); err == nil {
+	if _, err := postgres.AlternatingUsers(""); err == nil {
 		t.Fatal("AlternatingUsers accepted an empty superuser secret id")
 	}
-}
-
-// fakeNoClient is a SecretsClient for tests that never read a secret.
-type fakeNoClient struct{}
-
-func (fakeNoClient) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return nil, errors.New("fakeNoClient: no secrets here")
 }

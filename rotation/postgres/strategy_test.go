@@ -28,7 +28,7 @@ var strategies = []struct {
 		return s
 	}},
 	{"alternating", func(t testing.TB, e *env) rotation.Strategy {
-		s, err := postgres.AlternatingUsers(e.sm, e.superARN, func(o *postgres.Options) { o.SSLMode = "disable" })
+		s, err := postgres.AlternatingUsers(e.superARN, func(o *postgres.Options) { o.SSLMode = "disable" })
 		if err != nil {
 			t.Fatal(err)
 		}
