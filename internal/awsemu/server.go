@@ -313,14 +313,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(op)
+	// Read the whole body before any fault: only then does net/http watch
+	// the connection, so a client that hangs up ends r.Context() and a
+	// Hang or Delay fault ends with it.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return // client went away
+	}
 	if f, ok := s.takeFault(op); ok {
 		if !s.applyFault(w, r, f) {
 			return
 		}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
-	if err != nil {
-		return // client went away
 	}
 	if len(body) > maxRequestBody {
 		s.writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "SerializationException", Message: "Request body too large."})
