@@ -1,0 +1,172 @@
+package secretcache
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Defaults for Options fields left at their zero value.
+const (
+	DefaultTTL                  = 5 * time.Minute
+	DefaultMaxEntries           = 1024
+	DefaultMaxStale             = time.Hour
+	DefaultRotationPollInterval = 5 * time.Second
+	DefaultMinRefreshInterval   = time.Second
+	DefaultJitter               = 0.1
+	DefaultErrorBackoff         = time.Second
+	DefaultMaxErrorBackoff      = 5 * time.Minute
+	DefaultFetchTimeout         = 30 * time.Second
+)
+
+// Options configure a Cache. New copies DefaultOptions, applies the caller's
+// functions to the copy and validates the result; the caller's values are
+// never retained by reference except the Client, Logger and hooks.
+type Options struct {
+	// TTL is how long a fetched stage mapping is served without any API
+	// call. After TTL a read still returns the cached value at once and
+	// starts one background refresh. Default 5m.
+	TTL time.Duration
+
+	// MaxEntries bounds the number of cached (secret, stage or version)
+	// entries. Beyond it the least recently used entries, approximately,
+	// are evicted. Default 1024.
+	MaxEntries int
+
+	// MaxStale is how long past TTL a value may still be served while a
+	// refresh is pending or failing. A read after TTL+MaxStale blocks on a
+	// refresh. Zero means the default (1h); use a negative value to never
+	// serve past TTL.
+	MaxStale time.Duration
+
+	// RotationPollInterval replaces TTL while DescribeSecret shows a
+	// rotation in progress (AWSPENDING on a version other than
+	// AWSCURRENT), so the end of a rotation is seen within this interval
+	// of the next read. Default 5s.
+	RotationPollInterval time.Duration
+
+	// MinRefreshInterval bounds forced refreshes: Refresh within this
+	// interval of the last successful fetch returns that fetch's result
+	// without an API call. Default 1s; negative disables the bound.
+	MinRefreshInterval time.Duration
+
+	// Jitter spreads refresh deadlines and error backoffs uniformly by
+	// ±Jitter of their length, so secrets cached together do not refresh
+	// together. Default 0.1 (±10 %); negative means no jitter; at most 1.
+	Jitter float64
+
+	// ErrorBackoff is the wait before retrying a failed fetch; it doubles
+	// with every consecutive failure up to MaxErrorBackoff. During the
+	// wait reads are served from the last good value (or the cached error)
+	// without an API call. Default 1s.
+	ErrorBackoff time.Duration
+
+	// MaxErrorBackoff caps ErrorBackoff's doubling. Default 5m.
+	MaxErrorBackoff time.Duration
+
+	// FetchTimeout bounds one shared fetch: all the API calls of one
+	// refresh. The fetch runs detached from the context of the caller that
+	// started it, so that caller's cancellation never fails the other
+	// waiters. Default 30s.
+	FetchTimeout time.Duration
+
+	// Logger receives one line per notable event (a failed refresh, a
+	// DescribeSecret permission fallback, a recovered OnChange panic).
+	// Secret values are never logged. nil: no logging.
+	Logger *slog.Logger
+
+	// OnChange, if not nil, is called once each time the cache observes
+	// that a secret's AWSCURRENT stage moved to a different version, with
+	// the secret id as passed to Get and the old and new version ids. It is
+	// not called for the first fetch. It runs on the goroutine doing the
+	// refresh, after the new value is published, and delays the waiters of
+	// that refresh until it returns, so it should be quick. A panic in it is
+	// recovered, logged and returned as an error to those waiters.
+	OnChange func(secretID, oldVersionID, newVersionID string)
+
+	// Clock, if not nil, is the source of the current time for TTLs,
+	// MaxStale, backoff, rotation polling and NextRotationDate. For tests.
+	// nil: the monotonic clock.
+	Clock func() time.Time
+
+	// Rand, if not nil, returns a uniform float64 in [0,1) for Jitter. For
+	// tests. nil: math/rand/v2.
+	Rand func() float64
+}
+
+// DefaultOptions returns the Options New starts from.
+func DefaultOptions() Options {
+	return Options{
+		TTL:                  DefaultTTL,
+		MaxEntries:           DefaultMaxEntries,
+		MaxStale:             DefaultMaxStale,
+		RotationPollInterval: DefaultRotationPollInterval,
+		MinRefreshInterval:   DefaultMinRefreshInterval,
+		Jitter:               DefaultJitter,
+		ErrorBackoff:         DefaultErrorBackoff,
+		MaxErrorBackoff:      DefaultMaxErrorBackoff,
+		FetchTimeout:         DefaultFetchTimeout,
+	}
+}
+
+// resolve fills zero fields with defaults, maps "negative means off" to
+// zero and reports invalid combinations.
+func (o *Options) resolve() error {
+	d := DefaultOptions()
+	if o.TTL == 0 {
+		o.TTL = d.TTL
+	}
+	if o.MaxEntries == 0 {
+		o.MaxEntries = d.MaxEntries
+	}
+	switch {
+	case o.MaxStale == 0:
+		o.MaxStale = d.MaxStale
+	case o.MaxStale < 0:
+		o.MaxStale = 0
+	}
+	if o.RotationPollInterval == 0 {
+		o.RotationPollInterval = d.RotationPollInterval
+	}
+	switch {
+	case o.MinRefreshInterval == 0:
+		o.MinRefreshInterval = d.MinRefreshInterval
+	case o.MinRefreshInterval < 0:
+		o.MinRefreshInterval = 0
+	}
+	switch {
+	case o.Jitter == 0:
+		o.Jitter = d.Jitter
+	case o.Jitter < 0:
+		o.Jitter = 0
+	}
+	if o.ErrorBackoff == 0 {
+		o.ErrorBackoff = d.ErrorBackoff
+	}
+	if o.MaxErrorBackoff == 0 {
+		o.MaxErrorBackoff = max(d.MaxErrorBackoff, o.ErrorBackoff)
+	}
+	if o.FetchTimeout == 0 {
+		o.FetchTimeout = d.FetchTimeout
+	}
+	var errs []error
+	if o.TTL < 0 {
+		errs = append(errs, errors.New("secretcache: TTL must not be negative"))
+	}
+	if o.MaxEntries < 0 {
+		errs = append(errs, errors.New("secretcache: MaxEntries must not be negative"))
+	}
+	if o.RotationPollInterval < 0 {
+		errs = append(errs, errors.New("secretcache: RotationPollInterval must not be negative"))
+	}
+	if o.Jitter > 1 {
+		errs = append(errs, errors.New("secretcache: Jitter must be at most 1"))
+	}
+	if o.ErrorBackoff < 0 || o.MaxErrorBackoff < o.ErrorBackoff {
+		errs = append(errs, errors.New("secretcache: need 0 < ErrorBackoff <= MaxErrorBackoff"))
+	}
+	if o.FetchTimeout < 0 {
+		errs = append(errs, errors.New("secretcache: FetchTimeout must not be negative"))
+	}
+	return errors.Join(errs...)
+}
