@@ -113,17 +113,38 @@ func TestDSNEscapesUserAndPassword(t *testing.T) {
 	}
 }
 
+// TestStartIsFast guards against a start-up regression by an order of
+// magnitude. The 3 s target is measured by BenchmarkStart on a quiet
+// machine (BENCHMARKS.md): under `go test ./...` other packages start their
+// own servers on the same two cores, so a tight wall-clock bound here would
+// only measure the neighbours.
 func TestStartIsFast(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")
 	}
-	// Not parallel: it measures one start-up, not a contended machine.
 	start := time.Now()
 	pg := pgtest.Start(t)
 	elapsed := time.Since(start)
 	t.Logf("Start took %v (port %d)", elapsed, pg.Port)
-	if elapsed > 3*time.Second {
-		t.Fatalf("Start took %v, want under 3s", elapsed)
+	if elapsed > 15*time.Second {
+		t.Fatalf("Start took %v, want well under 15s (3s on a quiet machine)", elapsed)
+	}
+}
+
+// BenchmarkStart measures what Start costs a test: initdb, server start-up
+// and the first successful login. Stopping is not timed.
+func BenchmarkStart(b *testing.B) {
+	requireAvailable(b)
+	for b.Loop() {
+		pg, err := pgtest.StartServer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := pg.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
 	}
 }
 
@@ -168,7 +189,7 @@ func TestStartConcurrentServersAreIndependent(t *testing.T) {
 
 // requireAvailable skips or fails the test like Start does, for tests that
 // call StartServer.
-func requireAvailable(t *testing.T) {
+func requireAvailable(t testing.TB) {
 	t.Helper()
 	_, err := pgtest.Available()
 	if errors.Is(err, pgtest.ErrUnavailable) && os.Getenv(pgtest.RequireEnv) != "1" {
