@@ -1,0 +1,129 @@
+package dbretry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rekeyhq/rekey/dbretry"
+)
+
+// mysqlError has the shape of go-sql-driver/mysql's *MySQLError.
+type mysqlError struct {
+	Number   uint16
+	SQLState [5]byte
+	Message  string
+}
+
+func (e *mysqlError) Error() string {
+	return fmt.Sprintf("Error %d (%s): %s", e.Number, e.SQLState[:], e.Message)
+}
+
+// mysqlValueError is a MySQL-shaped error used as a value, with a string
+// SQLState.
+type mysqlValueError struct {
+	Number   uint32
+	SQLState string
+}
+
+func (e mysqlValueError) Error() string { return "mysql " + strconv.Itoa(int(e.Number)) }
+
+// unexportedNumber must not match: the field is not part of any API.
+type unexportedNumber struct{ number uint16 }
+
+func (e *unexportedNumber) Error() string { return "x" }
+
+// sqlStateError is a driver error exposing only SQLState().
+type sqlStateError string
+
+func (e sqlStateError) Error() string    { return "sqlstate " + string(e) }
+func (e sqlStateError) SQLState() string { return string(e) }
+
+func TestIsAuthError(t *testing.T) {
+	pg := database(t)
+	app := newRole(t, pg, "right")
+	locked := newRole(t, pg, "right")
+	pg.Exec(t, "ALTER ROLE "+locked+" NOLOGIN")
+	connect := func(user, password string) error {
+		t.Helper()
+		conn, err := pgx.ConnectConfig(t.Context(), pg.ConnConfig(user, password))
+		if err == nil {
+			conn.Close(t.Context())
+			t.Fatalf("login as %s succeeded", user)
+		}
+		return err
+	}
+	wrongPassword := connect(app, "wrong")
+	noLogin := connect(locked, "right")
+	statement := func() error {
+		conn, err := pgx.ConnectConfig(t.Context(), pg.ConnConfig(pg.SuperUser, pg.SuperPassword))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(t.Context())
+		_, err = conn.Exec(t.Context(), "SELEC 1")
+		return err
+	}()
+	refused := func() error {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		cfg := pg.ConnConfig(app, "right")
+		cfg.Port = uint16(port)
+		_, err = pgx.ConnectConfig(t.Context(), cfg)
+		return err
+	}()
+	cancelled := func() error {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := pgx.ConnectConfig(ctx, pg.ConnConfig(app, "wrong"))
+		return err
+	}()
+
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"postgres wrong password 28P01", wrongPassword, true},
+		{"postgres role without LOGIN 28000", noLogin, true},
+		{"postgres wrapped with %w", fmt.Errorf("connecting: %w", wrongPassword), true},
+		{"postgres in errors.Join", errors.Join(errors.New("other"), noLogin), true},
+		{"postgres syntax error 42601", statement, false},
+		{"connection refused", refused, false},
+		{"context cancelled", cancelled, false},
+		{"pgconn.PgError 28P01 value", &pgconn.PgError{Code: "28P01"}, true},
+		{"pgconn.PgError 28000 value", &pgconn.PgError{Code: "28000"}, true},
+		{"pgconn.PgError 3D000 (no database)", &pgconn.PgError{Code: "3D000"}, false},
+		{"SQLState() 28P01", sqlStateError("28P01"), true},
+		{"SQLState() 08006", sqlStateError("08006"), false},
+		{"mysql 1045 access denied", &mysqlError{Number: 1045, SQLState: [5]byte{'2', '8', '0', '0', '0'}, Message: "Access denied for user 'app'@'10.0.0.1' (using password: YES)"}, true},
+		{"mysql 1698 SQLSTATE 28000", &mysqlError{Number: 1698, SQLState: [5]byte{'2', '8', '0', '0', '0'}}, true},
+		{"mysql 1045 wrapped", fmt.Errorf("open: %w", &mysqlError{Number: 1045}), true},
+		{"mysql 1062 duplicate entry", &mysqlError{Number: 1062, SQLState: [5]byte{'2', '3', '0', '0', '0'}}, false},
+		{"mysql 1044 database access denied", &mysqlError{Number: 1044, SQLState: [5]byte{'4', '2', '0', '0', '0'}}, false},
+		{"mysql-shaped value, string SQLState", mysqlValueError{Number: 1045}, true},
+		{"mysql-shaped value, 28000 only", mysqlValueError{Number: 9999, SQLState: "28000"}, true},
+		{"mysql-shaped value, other", mysqlValueError{Number: 2013, SQLState: "HY000"}, false},
+		{"typed nil mysql pointer", (*mysqlError)(nil), false},
+		{"unexported field", &unexportedNumber{number: 1045}, false},
+		{"plain error", errors.New("password authentication failed"), false},
+		{"nil", nil, false},
+		{"retry error", &dbretry.RetryError{Err: wrongPassword}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dbretry.IsAuthError(tc.err); got != tc.want {
+				t.Errorf("IsAuthError(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}

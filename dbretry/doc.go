@@ -1,0 +1,60 @@
+// Package dbretry opens database connections with credentials from a
+// cached Secrets Manager secret so that a rotation of those credentials
+// fails no query.
+//
+// # The problem
+//
+// A single-user rotation changes the password in the database at setSecret
+// and moves AWSCURRENT to it at finishSecret. In between, and until a
+// client's cache notices finishSecret, AWSCURRENT no longer logs in. A
+// pool that reads the cached AWSCURRENT for each new connection fails
+// every new login of that time; existing connections are unaffected.
+//
+// # What dbretry does
+//
+// A Source reads the secret through a secretcache.Cache. New connections
+// take its Credentials; existing connections are never touched. When a
+// login is refused (IsAuthError: PostgreSQL SQLSTATE 28P01 or 28000, MySQL
+// error 1045 or SQLSTATE 28000), the connect:
+//
+//  1. re-reads the secret, once for all connections refused with the same
+//     credentials: a thousand refusals at once cost one GetSecretValue for
+//     AWSCURRENT, plus one for AWSPENDING when AWSCURRENT has not changed
+//     (and one more for AWSCURRENT when there is no AWSPENDING either);
+//  2. uses a new AWSCURRENT if there is one, otherwise the AWSPENDING
+//     version if the secret has one (Options.TryPending), and keeps
+//     handing it out, without further API calls, until the cache's
+//     AWSCURRENT moves at its next refresh;
+//  3. retries the connect at once with new credentials, or after a
+//     backoff when there are none, within Options.RetryBudget (30s) and
+//     the caller's context, then fails with a *RetryError.
+//
+// Only opening a connection is retried, never a statement, so nothing
+// runs twice. Every other error is returned unchanged and at once. No
+// error message, log record or fmt output contains a password.
+//
+// # Using it
+//
+//	cache, _ := secretcache.New(secretsmanager.NewFromConfig(awsCfg))
+//	src := dbretry.NewSource(cache, "prod/orders/db")
+//	pool, err := dbretry.NewPool(ctx, src, nil)     // pgx
+//	db := dbretry.OpenDB(src)                        // database/sql on pgx
+//	conn, err := dbretry.Connect(ctx, src, dialMySQL) // any other driver
+//
+// The secret is in the RDS format (see ParseCredentials); host, port,
+// database, user and password come from it, the rest of the connection
+// settings from the config passed in. The cache's TTL does not need to be
+// short: a refused login is what makes dbretry look for new credentials.
+//
+// # pgxpool
+//
+// pgxpool opens connections inside Acquire, through BeforeConnect (where
+// Pool sets the credentials) and pgx.ConnectConfig, and has no hook
+// between a refused login and the caller. So Pool wraps each operation
+// that acquires a connection and retries it only when it failed with an
+// authentication error inside a *pgconn.ConnectError: an error pgx
+// returns only from opening a connection, before the operation's
+// statement was sent. Statement errors, even with an authentication
+// SQLSTATE, are returned as they are. Operations on Pool.Raw get new
+// credentials but no retry.
+package dbretry

@@ -1,0 +1,278 @@
+package dbretry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rekeyhq/rekey/dbretry"
+)
+
+// loadConfig is one rotation-under-load scenario.
+type loadConfig struct {
+	client    string // "Pool", "OpenDB" or "plain" (pgxpool reading the cache, no dbretry)
+	workers   int
+	rotations int
+	paused    func(rotation int) bool // pause this rotation between setSecret and finishSecret
+	pause     time.Duration
+	gap       time.Duration // steady load before, between and after rotations
+	lifetime  time.Duration // MaxConnLifetime: new logins happen all the time
+	maxConns  int
+}
+
+func defaultLoad(client string) loadConfig {
+	return loadConfig{
+		client:    client,
+		workers:   16,
+		rotations: 10,
+		paused:    func(i int) bool { return i%3 == 1 }, // rotations 1, 4 and 7
+		pause:     2 * time.Second,
+		gap:       200 * time.Millisecond,
+		lifetime:  150 * time.Millisecond,
+		maxConns:  8,
+	}
+}
+
+type loadResult struct {
+	queries, failed     int64
+	firstErr            error
+	steady, rotating    []time.Duration // query latencies outside and during RotateSecret
+	rotated             int64           // rotations that reached finishSecret
+	apiCalls            uint64          // API calls the cache made during the load
+	stats               dbretry.Stats
+	elapsed, windowTime time.Duration
+}
+
+func (r loadResult) p99(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[(len(d)*99)/100]
+}
+
+func (r loadResult) String() string {
+	return fmt.Sprintf("%d queries in %v, %d failed; p99 steady %v (%d queries, max %v), p99 during rotation %v (%d queries, max %v); "+
+		"%d rotations (%v inside RotateSecret); %d API calls by the cache (%.1f per rotation); source %+v",
+		r.queries, r.elapsed.Round(time.Millisecond), r.failed,
+		r.p99(r.steady).Round(10*time.Microsecond), len(r.steady), slices.Max(append(r.steady, 0)).Round(time.Millisecond),
+		r.p99(r.rotating).Round(10*time.Microsecond), len(r.rotating), slices.Max(append(r.rotating, 0)).Round(time.Millisecond),
+		r.rotated, r.windowTime.Round(time.Millisecond), r.apiCalls, float64(r.apiCalls)/float64(max(r.rotated, 1)), r.stats)
+}
+
+// runLoad runs cfg against a real PostgreSQL and a real rotation
+// (rotation/postgres SingleUser invoked by the emulator's RotateSecret):
+// workers query continuously while the secret rotates.
+func runLoad(t testing.TB, cfg loadConfig) loadResult {
+	t.Helper()
+	e, _ := newDBEnv(t) // cache with the default 5m TTL: only dbretry's re-read finds a new password
+	var setSecrets atomic.Int64
+	done := e.enableRotation(t, func() time.Duration {
+		if cfg.paused(int(setSecrets.Add(1) - 1)) {
+			return cfg.pause
+		}
+		return 0
+	})
+	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	query, closeClient := newLoadClient(t, e, src, cfg)
+	defer closeClient()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := query(ctx); err != nil {
+		t.Fatalf("first query: %v", err)
+	}
+	before := e.cacheCalls()
+
+	var rotating atomic.Bool
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	results := make([]loadResult, cfg.workers)
+	began := time.Now()
+	for w := range cfg.workers {
+		wg.Go(func() {
+			r := &results[w]
+			for !stop.Load() {
+				during := rotating.Load()
+				t0 := time.Now()
+				err := query(ctx)
+				d := time.Since(t0)
+				r.queries++
+				if err != nil {
+					r.failed++
+					if r.firstErr == nil {
+						r.firstErr = err
+					}
+				}
+				if during || rotating.Load() {
+					r.rotating = append(r.rotating, d)
+				} else {
+					r.steady = append(r.steady, d)
+				}
+			}
+		})
+	}
+
+	var res loadResult
+	time.Sleep(cfg.gap)
+	for i := range cfg.rotations {
+		rotating.Store(true)
+		t0 := time.Now()
+		err := e.rotate(ctx)
+		res.windowTime += time.Since(t0)
+		rotating.Store(false)
+		if err != nil {
+			t.Errorf("rotation %d: %v", i, err)
+		}
+		time.Sleep(cfg.gap)
+	}
+	stop.Store(true)
+	wg.Wait()
+	res.elapsed = time.Since(began)
+
+	for _, r := range results {
+		res.queries += r.queries
+		res.failed += r.failed
+		if res.firstErr == nil {
+			res.firstErr = r.firstErr
+		}
+		res.steady = append(res.steady, r.steady...)
+		res.rotating = append(res.rotating, r.rotating...)
+	}
+	res.rotated = done.Load()
+	res.apiCalls = e.cacheCalls() - before
+	res.stats = src.Stats()
+	return res
+}
+
+// newLoadClient returns the query a worker runs, through cfg.client.
+func newLoadClient(t testing.TB, e *env, src *dbretry.Source, cfg loadConfig) (func(context.Context) error, func()) {
+	t.Helper()
+	poolConfig := func() *pgxpool.Config {
+		pc, err := pgxpool.ParseConfig("sslmode=disable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.MaxConns = int32(cfg.maxConns)
+		pc.MaxConnLifetime = cfg.lifetime
+		pc.MaxConnLifetimeJitter = cfg.lifetime / 2
+		return pc
+	}
+	check := func(n int, err error) error {
+		if err == nil && n != 1 {
+			err = fmt.Errorf("SELECT 1 returned %d", n)
+		}
+		return err
+	}
+	switch cfg.client {
+	case "Pool":
+		p, err := dbretry.NewPool(t.Context(), src, poolConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(ctx context.Context) error {
+			var n int
+			return check(n, p.QueryRow(ctx, "SELECT 1").Scan(&n))
+		}, p.Close
+	case "OpenDB":
+		db := dbretry.OpenDB(src, func(c *pgx.ConnConfig) { c.TLSConfig, c.Fallbacks = nil, nil })
+		db.SetMaxOpenConns(cfg.maxConns)
+		db.SetMaxIdleConns(cfg.maxConns)
+		db.SetConnMaxLifetime(cfg.lifetime)
+		return func(ctx context.Context) error {
+			var n int
+			return check(n, db.QueryRowContext(ctx, "SELECT 1").Scan(&n))
+		}, func() { db.Close() }
+	case "plain":
+		// What a service does without dbretry: read the cached secret
+		// for every new connection.
+		pc := poolConfig()
+		pc.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			s, err := e.cache.Get(ctx, secretName)
+			if err != nil {
+				return err
+			}
+			c, err := dbretry.ParseCredentials(s)
+			if err != nil {
+				return err
+			}
+			cc.Host, cc.Port, cc.User, cc.Password, cc.Database = c.Host, uint16(c.Port), c.Username, c.Password, c.DBName
+			return nil
+		}
+		p, err := pgxpool.NewWithConfig(t.Context(), pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(ctx context.Context) error {
+			var n int
+			return check(n, p.QueryRow(ctx, "SELECT 1").Scan(&n))
+		}, p.Close
+	}
+	t.Fatalf("unknown client %q", cfg.client)
+	return nil, nil
+}
+
+// TestRotationUnderLoad is the acceptance test of issue 5: 16 workers
+// query through dbretry while the secret rotates 10 times with a real
+// single-user rotation, three of them held 2s between setSecret and
+// finishSecret, and connections are recycled every ~150ms so that new
+// logins land in every window. No query may fail, and the auth failures
+// may cost at most 3 API calls per rotation. The same load on a plain
+// pgxpool reading the cache must fail, or the test proves nothing.
+func TestRotationUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rotation under load takes about 10s per client")
+	}
+	// The clients run in parallel to keep the package fast; the figures
+	// in BENCHMARKS.md come from BenchmarkRotationUnderLoad, one at a time.
+	for _, client := range []string{"Pool", "OpenDB"} {
+		t.Run(client, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultLoad(client)
+			r := runLoad(t, cfg)
+			t.Logf("%s: %v", client, r)
+			if r.failed != 0 {
+				t.Errorf("%d of %d queries failed; first: %v", r.failed, r.queries, r.firstErr)
+			}
+			if r.rotated != int64(cfg.rotations) {
+				t.Fatalf("%d rotations finished, want %d", r.rotated, cfg.rotations)
+			}
+			if r.apiCalls > 3*uint64(cfg.rotations) {
+				t.Errorf("%d API calls for %d rotations, want at most 3 per rotation", r.apiCalls, cfg.rotations)
+			}
+			// The test must have hit the windows it is about.
+			if r.stats.AuthFailures == 0 || r.stats.Rereads < 3 || r.stats.Exhausted != 0 {
+				t.Errorf("Source stats %+v: want refused logins and at least one re-read per paused rotation", r.stats)
+			}
+			if len(r.rotating) < 100 || len(r.steady) < 100 {
+				t.Errorf("only %d queries during rotations and %d outside", len(r.rotating), len(r.steady))
+			}
+		})
+	}
+	t.Run("plain pgxpool fails", func(t *testing.T) {
+		t.Parallel()
+		cfg := defaultLoad("plain")
+		cfg.rotations = 1
+		cfg.paused = func(int) bool { return false }
+		cfg.gap = 500 * time.Millisecond
+		r := runLoad(t, cfg)
+		t.Logf("plain: %v", r)
+		if r.failed == 0 {
+			t.Fatalf("no query failed without dbretry: the load test cannot tell dbretry works")
+		}
+		if !dbretry.IsAuthError(r.firstErr) && !errors.Is(r.firstErr, context.Canceled) {
+			t.Errorf("first failure %v, want an authentication error", r.firstErr)
+		}
+	})
+}

@@ -1,0 +1,143 @@
+package dbretry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Connect calls connect with src's credentials and returns its result.
+// While connect fails with an authentication error (IsAuthError), Connect
+// finds other credentials as Source describes, without waiting when it
+// finds some, and otherwise waits a backoff, then calls connect again,
+// until it succeeds, fails otherwise, or Options.RetryBudget has passed
+// since the first failure; then it returns a *RetryError wrapping the last
+// error. Concurrent refusals of the same credentials share one re-read of
+// the secret.
+//
+// connect must only open a connection: it may be called several times, so
+// it must not run statements whose effects would then repeat. Errors that
+// are not authentication errors, including those of reading the secret,
+// are returned unchanged and at once. When ctx ends during a wait, Connect
+// returns a *RetryError that also wraps ctx.Err().
+//
+// Connect is how a driver other than pgx, e.g. MySQL, gets the same
+// behaviour; NewPool and OpenDB use it for pgx.
+func Connect[T any](ctx context.Context, src *Source, connect func(ctx context.Context, c Credentials) (T, error)) (T, error) {
+	var used login
+	try := func() (T, error) {
+		c, err := src.Credentials(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		used = login{user: c.Username, password: c.Password, known: true}
+		return connect(ctx, c)
+	}
+	refused := func(err error) (login, bool) {
+		if used.known && IsAuthError(err) {
+			return used, true
+		}
+		return login{}, false
+	}
+	return retry(ctx, src, try, refused)
+}
+
+// retry calls try until it succeeds, fails with an error refused does not
+// accept, or the budget ends. refused reports whether an error is an
+// authentication failure of a connect, and with which login.
+func retry[T any](ctx context.Context, s *Source, try func() (T, error), refused func(error) (login, bool)) (T, error) {
+	v, err := try()
+	if err == nil {
+		return v, nil
+	}
+	l, ok := refused(err)
+	if !ok {
+		return v, err
+	}
+	start := time.Now()
+	backoff := s.opts.MinBackoff
+	for attempts := 1; ; attempts++ {
+		s.authFailures.Add(1)
+		if time.Since(start) >= s.opts.RetryBudget || ctx.Err() != nil {
+			return v, s.giveUp(ctx, err, l, attempts, start)
+		}
+		if !s.recover(ctx, l) {
+			wait := backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, s.opts.MaxBackoff)
+			if !sleep(ctx, min(wait, s.opts.RetryBudget-time.Since(start))) {
+				return v, s.giveUp(ctx, err, l, attempts, start)
+			}
+		}
+		if v, err = try(); err == nil {
+			return v, nil
+		}
+		if l, ok = refused(err); !ok {
+			return v, err
+		}
+	}
+}
+
+// sleep waits for d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Source) giveUp(ctx context.Context, last error, l login, attempts int, start time.Time) error {
+	s.exhausted.Add(1)
+	e := &RetryError{SecretID: s.id, VersionID: s.versionOf(l), Attempts: attempts, Elapsed: time.Since(start), Err: last, ctxErr: ctx.Err()}
+	s.log(slog.LevelWarn, "dbretry: giving up on authentication failures", slog.String("version", e.VersionID),
+		slog.Int("attempts", attempts), slog.Duration("elapsed", e.Elapsed), slog.Any("error", last))
+	return e
+}
+
+// RetryError reports a connect that was refused on every attempt until the
+// retry budget or the caller's context ended. It wraps the last connect
+// error, so IsAuthError and errors.As (e.g. to *pgconn.PgError) see
+// through it, and ctx.Err() when the context ended. Its message names the
+// secret and version, never a password.
+type RetryError struct {
+	// SecretID is the secret the credentials came from.
+	SecretID string
+	// VersionID is the version of the last credentials tried; "" if
+	// unknown.
+	VersionID string
+	// Attempts is the number of connects made.
+	Attempts int
+	// Elapsed is the time from the first refusal to giving up.
+	Elapsed time.Duration
+	// Err is the last connect error.
+	Err error
+
+	ctxErr error
+}
+
+func (e *RetryError) Error() string {
+	why := "retry budget spent"
+	if e.ctxErr != nil {
+		why = e.ctxErr.Error()
+	}
+	return fmt.Sprintf("dbretry: secret %q: login refused on %d attempts in %v (%s; last version tried %q): %v",
+		e.SecretID, e.Attempts, e.Elapsed.Round(time.Millisecond), why, e.VersionID, e.Err)
+}
+
+// Unwrap returns the last connect error and, if the context ended, its
+// error.
+func (e *RetryError) Unwrap() []error {
+	if e.ctxErr != nil {
+		return []error{e.Err, e.ctxErr}
+	}
+	return []error{e.Err}
+}
