@@ -2,6 +2,7 @@ package awsemu_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
@@ -130,5 +132,52 @@ func TestSMFaults(t *testing.T) {
 		require.Equal(t, 50, throttled)
 		require.Equal(t, 50, served)
 		require.Equal(t, int64(100), srv.Calls("GetSecretValue"))
+	})
+}
+
+// TestSMFaultAfterLosesTheReply: a fault with After commits the request and
+// then loses its reply, the case ClientRequestToken exists for.
+func TestSMFaultAfterLosesTheReply(t *testing.T) {
+	t.Parallel()
+	put := &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: aws.String(token(2))}
+
+	t.Run("reset after commit", func(t *testing.T) {
+		t.Parallel()
+		srv, c := newSM(t)
+		createSecret(t, c, "s", "v1", 1)
+		srv.InjectFault(awsemu.Fault{Op: "PutSecretValue", After: true, Reset: true, Times: 1})
+		_, err := c.PutSecretValue(t.Context(), put)
+		require.Error(t, err)
+		var ae smithy.APIError
+		require.False(t, errors.As(err, &ae), "the client got no answer, not an AWS error: %v", err)
+		want := map[string][]string{token(1): {"AWSPREVIOUS"}, token(2): {"AWSCURRENT"}}
+		require.Equal(t, want, stagesOf(t, c, "s"), "the write was committed")
+
+		out, err := c.PutSecretValue(t.Context(), put)
+		require.NoError(t, err, "a retry with the same token and value is a no-op")
+		require.Equal(t, token(2), *out.VersionId)
+		require.Equal(t, want, stagesOf(t, c, "s"))
+		require.Equal(t, int64(2), srv.Calls("PutSecretValue"))
+	})
+	t.Run("error after commit", func(t *testing.T) {
+		t.Parallel()
+		srv, c := newSM(t)
+		createSecret(t, c, "s", "v1", 1)
+		srv.InjectFault(awsemu.Fault{Op: "PutSecretValue", After: true, Code: "InternalServiceError", Times: 1})
+		_, err := c.PutSecretValue(t.Context(), put)
+		var ise *types.InternalServiceError
+		require.ErrorAs(t, err, &ise)
+		require.Equal(t, "v2", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
+	})
+	t.Run("the SDK's retry reuses its generated token", func(t *testing.T) {
+		t.Parallel()
+		srv, c := newSM(t)
+		createSecret(t, c, "s", "v1", 1)
+		retrying := secretsmanager.NewFromConfig(srv.AWSConfig())
+		srv.InjectFault(awsemu.Fault{Op: "PutSecretValue", After: true, Code: "InternalServiceError", Times: 1})
+		out, err := retrying.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2")})
+		require.NoError(t, err)
+		require.Equal(t, int64(2), srv.Calls("PutSecretValue"))
+		require.Equal(t, map[string][]string{token(1): {"AWSPREVIOUS"}, *out.VersionId: {"AWSCURRENT"}}, stagesOf(t, c, "s"), "one version, not two")
 	})
 }

@@ -1,7 +1,10 @@
 package awsemu_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -151,25 +154,63 @@ func TestSMListSecretVersionIds(t *testing.T) {
 	require.Equal(t, []string{token(1), token(2), token(3), token(4)}, ids, "oldest first, across pages")
 }
 
+// TestSMDeprecatedVersionsAreCapped follows the service: unlabelled
+// versions beyond 100 are removed once they are 24 hours old, and a write
+// that would keep more than that is refused.
 func TestSMDeprecatedVersionsAreCapped(t *testing.T) {
 	t.Parallel()
-	_, c := newSM(t)
+	srv, c := newSM(t)
+	clock := newFakeClock(srv, t0)
 	createSecret(t, c, "s", "v", 0)
-	for i := 1; i <= 105; i++ {
+	put := func(i int) error {
 		_, err := c.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
-			SecretId: aws.String("s"), SecretString: aws.String("v"), ClientRequestToken: aws.String(token(i)),
+			SecretId: aws.String("s"), SecretString: aws.String(fmt.Sprint("v", i)), ClientRequestToken: aws.String(token(i)),
 		})
-		require.NoError(t, err)
+		return err
 	}
-	n := 0
-	p := secretsmanager.NewListSecretVersionIdsPaginator(c, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("s"), IncludeDeprecated: aws.Bool(true)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(t.Context())
-		require.NoError(t, err)
-		n += len(out.Versions)
+	count := func() int {
+		n := 0
+		p := secretsmanager.NewListSecretVersionIdsPaginator(c, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("s"), IncludeDeprecated: aws.Bool(true)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(t.Context())
+			require.NoError(t, err)
+			n += len(out.Versions)
+		}
+		return n
 	}
-	require.Equal(t, 102, n, "100 deprecated versions plus AWSCURRENT and AWSPREVIOUS")
-	_, err := c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionId: aws.String(token(0))})
-	var nf *types.ResourceNotFoundException
-	require.ErrorAs(t, err, &nf, "the oldest deprecated version is gone")
+	exists := func(i int) bool {
+		_, err := c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionId: aws.String(token(i))})
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+
+	for i := 1; i <= 101; i++ {
+		require.NoError(t, put(i))
+	}
+	require.Equal(t, 102, count(), "100 deprecated versions plus AWSCURRENT and AWSPREVIOUS")
+	require.True(t, exists(0), "versions younger than 24 hours are kept")
+
+	err := put(102)
+	requireSMError(t, err, "LimitExceededException", "")
+	var le *types.LimitExceededException
+	require.ErrorAs(t, err, &le)
+	require.False(t, exists(102), "a refused write leaves nothing behind")
+	require.Equal(t, "v101", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
+	require.Equal(t, "v100", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String("AWSPREVIOUS")}))
+	require.Equal(t, 102, count())
+
+	clock.Advance(24 * time.Hour)
+	for i := 102; i <= 105; i++ {
+		require.NoError(t, put(i), "version %d", i)
+	}
+	require.Equal(t, 102, count(), "each write removes the oldest old deprecated version")
+	for i := range 4 {
+		require.False(t, exists(i), "version %d is gone", i)
+	}
+	require.True(t, exists(4))
+	require.Equal(t, "v105", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
 }

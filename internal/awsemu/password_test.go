@@ -30,6 +30,7 @@ func TestSMGetRandomPassword(t *testing.T) {
 		{"defaults", secretsmanager.GetRandomPasswordInput{}, 32, lower + upper + digit + punct, []string{lower, upper, digit, punct}},
 		{"length 4 has every type", secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(4)}, 4, lower + upper + digit + punct, []string{lower, upper, digit, punct}},
 		{"no punctuation", secretsmanager.GetRandomPasswordInput{ExcludePunctuation: aws.Bool(true)}, 32, lower + upper + digit, []string{lower, upper, digit}},
+		{"no numbers", secretsmanager.GetRandomPasswordInput{ExcludeNumbers: aws.Bool(true)}, 32, lower + upper + punct, []string{lower, upper, punct}},
 		{"digits only", secretsmanager.GetRandomPasswordInput{ExcludePunctuation: aws.Bool(true), ExcludeLowercase: aws.Bool(true), ExcludeUppercase: aws.Bool(true), PasswordLength: aws.Int64(64)}, 64, digit, []string{digit}},
 		{"exclude characters", secretsmanager.GetRandomPasswordInput{ExcludeCharacters: aws.String("abc0123456789!@"), ExcludeUppercase: aws.Bool(true), PasswordLength: aws.Int64(200)}, 200, "defghijklmnopqrstuvwxyz" + strings.NewReplacer("!", "", "@", "").Replace(punct), nil},
 		{"include space", secretsmanager.GetRandomPasswordInput{IncludeSpace: aws.Bool(true), ExcludeLowercase: aws.Bool(true), ExcludeUppercase: aws.Bool(true), ExcludePunctuation: aws.Bool(true), PasswordLength: aws.Int64(4096)}, 4096, digit + " ", []string{digit, " "}},

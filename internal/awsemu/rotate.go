@@ -99,6 +99,10 @@ type rotateSecretInput struct {
 	RotationLambdaARN  string
 	RotationRules      *rotationRules
 	RotateImmediately  *bool
+
+	// resume, set only by the scheduler, re-invokes the function for an
+	// unfinished rotation's AWSPENDING version instead of refusing.
+	resume bool
 }
 
 func (m *secretsManager) rotateSecret(ctx context.Context, body []byte) (any, error) {
@@ -113,8 +117,17 @@ func (m *secretsManager) rotateSecret(ctx context.Context, body []byte) (any, er
 // version (id = token), then calls the rotation function for each step in
 // order without holding m.mu, stopping at the first error. With
 // RotateImmediately false only testSecret runs, and the AWSPENDING version
-// is removed afterwards, as the service does.
+// is removed afterwards, as the service does. With in.resume an unfinished
+// rotation is run again, all four steps, under its own token.
+//
+// The function's context outlives the client's request (a Lambda does not
+// stop when its caller hangs up) but ends when the server closes.
 func (m *secretsManager) rotate(ctx context.Context, in rotateSecretInput) (any, error) {
+	life, ok := m.srv.begin()
+	if !ok {
+		return nil, errServerClosed()
+	}
+	defer m.srv.inflight.Done()
 	if err := validateToken(in.ClientRequestToken); err != nil {
 		return nil, err
 	}
@@ -140,6 +153,7 @@ func (m *secretsManager) rotate(ctx context.Context, in rotateSecretInput) (any,
 	}
 	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationTimeout)
 	defer cancel()
+	defer context.AfterFunc(life, cancel)()
 	var failed string
 	var stepErr error
 	for _, step := range steps {
@@ -187,6 +201,9 @@ func (m *secretsManager) startRotation(in rotateSecretInput) (*secret, *version,
 		return nil, nil, nil, errorf("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
 	}
 	if p := sec.holder(stagePending); p != nil && !p.has(stageCurrent) {
+		if in.resume {
+			return sec, p, fn, nil
+		}
 		return nil, nil, nil, errorf("InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.")
 	}
 	token := cmp.Or(in.ClientRequestToken, newUUID())
@@ -252,10 +269,18 @@ func (m *secretsManager) cancelRotateSecret(body []byte) (any, error) {
 
 // RunDueRotations rotates, one after another, every secret whose rotation
 // is enabled and whose NextRotationDate is at or before the server's clock,
-// as the service's scheduler would. It returns the joined errors of the
-// rotations that failed. Cancelling ctx stops it between rotations; a
-// rotation already started runs to its end.
+// as the service's scheduler would. A secret whose last rotation failed
+// (an AWSPENDING version other than AWSCURRENT remains) has that rotation
+// re-attempted: the function runs all four steps again with the pending
+// version's id as the token. It returns the joined errors of the rotations
+// that failed. Cancelling ctx stops it between rotations; a rotation
+// already started runs to its end, or until Close. After Close it returns
+// an error and runs nothing.
 func (s *Server) RunDueRotations(ctx context.Context) error {
+	if _, ok := s.begin(); !ok {
+		return errors.New("awsemu: RunDueRotations: server closed")
+	}
+	defer s.inflight.Done()
 	m := s.sm
 	m.mu.Lock()
 	now := s.now()
@@ -278,7 +303,7 @@ func (s *Server) RunDueRotations(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		if _, err := m.rotate(ctx, rotateSecretInput{SecretID: arn}); err != nil {
+		if _, err := m.rotate(ctx, rotateSecretInput{SecretID: arn, resume: true}); err != nil {
 			errs = append(errs, fmt.Errorf("awsemu: scheduled rotation of %s: %w", arn, err))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -514,3 +515,86 @@ func TestSMCancelRotateSecret(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "v2", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
 }
+
+// TestSMRunDueRotationsRetriesFailedRotation: a failed rotation leaves its
+// AWSPENDING version behind; the next scheduled run re-invokes the function
+// for that version (the same token) instead of refusing, as the service's
+// scheduler does.
+func TestSMRunDueRotationsRetriesFailedRotation(t *testing.T) {
+	t.Parallel()
+	srv, c := newSM(t)
+	clock := newFakeClock(srv, t0)
+	created := createSecret(t, c, "s", "v1", 1)
+
+	var mu sync.Mutex
+	var calls []stepCall
+	failSetSecret := true
+	srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, tok string) error {
+		mu.Lock()
+		calls = append(calls, stepCall{step, secretID, tok})
+		fail := step == "setSecret" && failSetSecret
+		failSetSecret = failSetSecret && !fail
+		mu.Unlock()
+		switch {
+		case fail:
+			return errors.New("database unreachable")
+		case step == "createSecret":
+			// Resumable, as the AWS templates are: keep a value already staged.
+			_, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID, VersionId: &tok, VersionStage: aws.String("AWSPENDING")})
+			var nf *types.ResourceNotFoundException
+			if !errors.As(err, &nf) {
+				return err
+			}
+			_, err = c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+				SecretId: &secretID, ClientRequestToken: &tok, SecretString: aws.String("v2"), VersionStages: []string{"AWSPENDING"},
+			})
+			return err
+		case step == "finishSecret":
+			cur, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID})
+			if err != nil {
+				return err
+			}
+			_, err = c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+				SecretId: &secretID, VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: &tok, RemoveFromVersionId: cur.VersionId,
+			})
+			return err
+		}
+		return nil
+	})
+	stepsSoFar := func() []stepCall {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(calls)
+	}
+
+	_, err := c.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{
+		SecretId: aws.String("s"), RotationLambdaARN: aws.String(lambdaARN), ClientRequestToken: aws.String(token(2)),
+		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(1)},
+	})
+	requireSMError(t, err, "InvalidRequestException", "")
+	require.Equal(t, []string{"createSecret", "setSecret"}, stepNames(stepsSoFar()))
+	require.Equal(t, []string{"AWSPENDING"}, stagesOf(t, c, "s")[token(2)])
+
+	require.NoError(t, srv.RunDueRotations(t.Context()))
+	require.Len(t, stepsSoFar(), 2, "not due yet")
+
+	clock.Advance(24 * time.Hour)
+	require.NoError(t, srv.RunDueRotations(t.Context()))
+	var want []stepCall
+	for _, s := range rotationStepNames {
+		want = append(want, stepCall{s, *created.ARN, token(2)})
+	}
+	require.Equal(t, want, stepsSoFar()[2:], "the retry runs every step for the pending version's token")
+	require.Equal(t, "v2", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
+	require.Equal(t, map[string][]string{token(1): {"AWSPREVIOUS"}, token(2): {"AWSPENDING", "AWSCURRENT"}}, stagesOf(t, c, "s"))
+	d, err := c.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")})
+	require.NoError(t, err)
+	require.True(t, t0.Add(24*time.Hour).Equal(*d.LastRotatedDate))
+	require.True(t, t0.Add(48*time.Hour).Equal(*d.NextRotationDate))
+
+	_, err = c.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String("s"), ClientRequestToken: aws.String(token(3))})
+	require.NoError(t, err, "the retried rotation completed, so a new one may start")
+	require.Equal(t, []string{"AWSPENDING", "AWSCURRENT"}, stagesOf(t, c, "s")[token(3)])
+}
+
+var rotationStepNames = []string{"createSecret", "setSecret", "testSecret", "finishSecret"}

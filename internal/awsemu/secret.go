@@ -136,17 +136,49 @@ func (s *secret) versionsByAge() []*version {
 	return vs
 }
 
+// deprecatedMinAge is how long the service keeps an unlabelled version
+// before it may remove it.
+const deprecatedMinAge = 24 * time.Hour
+
 // pruneDeprecated forgets the oldest unlabelled versions beyond the
-// service's limit, as Secrets Manager does.
-func (s *secret) pruneDeprecated() {
+// service's limit of maxDeprecated, as Secrets Manager does, but never one
+// created less than 24 hours before now. It reports whether the secret is
+// within the limit afterwards.
+func (s *secret) pruneDeprecated(now time.Time) bool {
 	var deprecated []*version
 	for _, v := range s.versionsByAge() {
 		if len(v.stages) == 0 {
 			deprecated = append(deprecated, v)
 		}
 	}
-	for _, v := range deprecated[:max(0, len(deprecated)-maxDeprecated)] {
-		delete(s.versions, v.id)
+	excess := len(deprecated) - maxDeprecated
+	for _, v := range deprecated {
+		if excess <= 0 {
+			break
+		}
+		if now.Sub(v.created) >= deprecatedMinAge {
+			delete(s.versions, v.id)
+			excess--
+		}
+	}
+	return excess <= 0
+}
+
+// snapshot records the secret's versions and their labels and returns a
+// function that puts them back, so a refused write leaves no trace.
+func (s *secret) snapshot() (undo func()) {
+	versions := maps.Clone(s.versions)
+	saved := make(map[*version]version, len(versions))
+	for _, v := range versions {
+		c := *v
+		c.stages = slices.Clone(v.stages)
+		saved[v] = c
+	}
+	return func() {
+		s.versions = versions
+		for v, c := range saved {
+			*v = c
+		}
 	}
 }
 

@@ -117,7 +117,10 @@ func (m *secretsManager) arnPrefix() string {
 }
 
 // lookup finds a secret by name, full ARN or partial ARN (the ARN without
-// its "-" and six random characters). Secrets scheduled for deletion are
+// its "-" and six random characters). Like the service, it takes an ARN
+// that ends in "-" and six characters for a complete ARN, so one that
+// matches no secret's ARN is not found even when it is the partial ARN of
+// a secret whose name ends that way. Secrets scheduled for deletion are
 // found; those whose recovery window has ended are purged first.
 // m.mu must be held.
 func (m *secretsManager) lookup(id string) (*secret, *apiError) {
@@ -126,12 +129,23 @@ func (m *secretsManager) lookup(id string) (*secret, *apiError) {
 	}
 	sec := m.byARN[id]
 	if sec == nil {
-		sec = m.byName[strings.TrimPrefix(id, m.arnPrefix())]
+		if rest, isARN := strings.CutPrefix(id, m.arnPrefix()); !isARN {
+			sec = m.byName[id]
+		} else if !looksComplete(rest) {
+			sec = m.byName[rest]
+		}
 	}
 	if sec == nil || m.purgeIfExpired(sec) {
 		return nil, errSecretNotFound()
 	}
 	return sec, nil
+}
+
+// looksComplete reports whether the resource part of a secret ARN ends as
+// a complete ARN does: "-" and six characters.
+func looksComplete(resource string) bool {
+	const suffix = len("-xxxxxx")
+	return len(resource) > suffix && resource[len(resource)-suffix] == '-'
 }
 
 // lookupLive is lookup for operations a deleted secret refuses.

@@ -194,6 +194,61 @@ func TestSMCreateWithoutValue(t *testing.T) {
 	require.ErrorAs(t, err, &nf)
 }
 
+func TestSMFirstVersionIsCurrentWhateverItsStages(t *testing.T) {
+	t.Parallel()
+	_, c := newSM(t)
+	_, err := c.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("s")})
+	require.NoError(t, err)
+	out, err := c.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("s"), SecretString: aws.String("v1"), ClientRequestToken: aws.String(token(1)), VersionStages: []string{"AWSPENDING"},
+	})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"AWSPENDING", "AWSCURRENT"}, out.VersionStages, "the first version of a secret always gets AWSCURRENT")
+	require.Equal(t, "v1", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
+
+	// Once a version holds AWSCURRENT, explicit stages are all a new version gets.
+	out, err = c.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: aws.String(token(2)), VersionStages: []string{"AWSPENDING"},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []string{"AWSPENDING"}, out.VersionStages)
+	require.Equal(t, map[string][]string{token(1): {"AWSCURRENT"}, token(2): {"AWSPENDING"}}, stagesOf(t, c, "s"))
+	require.Equal(t, "v1", getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}))
+}
+
+// TestSMPartialARNEndingLikeASuffix follows the service's documented rule:
+// an ARN whose last seven characters look like "-" plus the random suffix
+// is taken as a complete ARN, even when it is also the partial ARN of a
+// secret whose name ends that way.
+func TestSMPartialARNEndingLikeASuffix(t *testing.T) {
+	t.Parallel()
+	srv, c := newSM(t)
+	prefix := "arn:aws:secretsmanager:" + srv.Region() + ":" + srv.AccountID() + ":secret:"
+	tricky := createSecret(t, c, "db-abcdef", "tricky", 1)
+	plain := createSecret(t, c, "db", "plain", 2)
+	require.True(t, strings.HasPrefix(*tricky.ARN, prefix+"db-abcdef-"), *tricky.ARN)
+
+	for id, want := range map[string]string{
+		"db-abcdef":   "tricky",
+		*tricky.ARN:   "tricky",
+		*plain.ARN:    "plain",
+		prefix + "db": "plain", // a partial ARN that does not look complete
+		"db":          "plain",
+	} {
+		require.Equal(t, want, getString(t, c, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)}), "SecretId %s", id)
+	}
+	for _, id := range []string{
+		prefix + "db-abcdef", // looks like the full ARN of "db", which has another suffix
+		prefix + "db-zzzzzz",
+	} {
+		_, err := c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		var nf *types.ResourceNotFoundException
+		require.ErrorAs(t, err, &nf, "SecretId %s", id)
+		_, err = c.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+		require.ErrorAs(t, err, &nf, "SecretId %s", id)
+	}
+}
+
 func TestSMGetSecretValueErrors(t *testing.T) {
 	t.Parallel()
 	_, c := newSM(t)
@@ -331,6 +386,11 @@ func TestSMUpdateSecretVersionStage(t *testing.T) {
 			name:       "move AWSCURRENT moves AWSPREVIOUS",
 			in:         secretsmanager.UpdateSecretVersionStageInput{VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token(3)), RemoveFromVersionId: aws.String(token(2))},
 			wantStages: map[string][]string{token(2): {"AWSPREVIOUS"}, token(3): {"MYLABEL", "AWSCURRENT"}},
+		},
+		{
+			name:       "rollback: AWSCURRENT onto the AWSPREVIOUS version",
+			in:         secretsmanager.UpdateSecretVersionStageInput{VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token(1)), RemoveFromVersionId: aws.String(token(2))},
+			wantStages: map[string][]string{token(1): {"AWSCURRENT"}, token(2): {"AWSPREVIOUS"}, token(3): {"MYLABEL"}},
 		},
 		{
 			name:     "moving an attached label needs RemoveFromVersionId",

@@ -1,9 +1,3 @@
-// Package awsemu is an in-process AWS Secrets Manager and KMS emulator that
-// speaks the real awsJson1_1 wire protocol, so tests and examples drive the
-// real aws-sdk-go-v2 clients over loopback HTTP.
-//
-// It is for tests and examples only: no library package imports it outside
-// _test.go files.
 package awsemu
 
 import (
@@ -58,6 +52,16 @@ type Server struct {
 	http     *http.Server
 	closed   sync.Once
 
+	// life ends when Close starts: rotations and held requests derive
+	// their contexts from it. inflight counts handlers and rotations so
+	// Close can wait for them; begin refuses new work once closing is set,
+	// so inflight.Add never races inflight.Wait.
+	lifeMu   sync.Mutex
+	life     context.Context    // guarded by lifeMu; created on first use
+	stop     context.CancelFunc // guarded by lifeMu
+	closing  bool               // guarded by lifeMu
+	inflight sync.WaitGroup
+
 	clock atomic.Pointer[func() time.Time]
 
 	callsMu sync.RWMutex
@@ -110,6 +114,14 @@ type Fault struct {
 	// matching requests, drawn from the server's seeded random source.
 	// A request the draw skips does not use up Times.
 	Probability float64
+	// After serves the request first, committing its effect, and then
+	// applies the fault to the reply: Code replaces the real answer with
+	// that error, Reset drops the connection instead of answering, Hang
+	// withholds the answer until the client gives up, and Delay (with no
+	// Code, Reset or Hang) sends the real answer late. It simulates a reply
+	// lost after the service acted, the case ClientRequestToken exists for:
+	// a retry with the same token must then be a no-op.
+	After bool
 }
 
 // New starts a Server for a test and closes it on t.Cleanup.
@@ -151,15 +163,62 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server and drops open connections. It is idempotent.
+// closeWait bounds how long Close waits for handlers and rotation
+// functions that ignore their cancelled context.
+const closeWait = 5 * time.Second
+
+// Close stops the server: it cancels the context of every running rotation
+// function and held request, drops open connections, and waits (at most
+// 5 s) for in-flight handlers and rotations to return. Later requests and
+// RunDueRotations calls are refused. It is idempotent.
 func (s *Server) Close() {
 	s.closed.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		if err := s.http.Shutdown(ctx); err != nil {
-			s.http.Close()
+		s.lifeMu.Lock()
+		s.closing = true
+		if s.stop != nil {
+			s.stop()
+		}
+		s.lifeMu.Unlock()
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			if err := s.http.Shutdown(ctx); err != nil {
+				s.http.Close()
+			}
+			cancel()
+		}
+		done := make(chan struct{})
+		go func() {
+			s.inflight.Wait()
+			close(done)
+		}()
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
 		}
 	})
+}
+
+// begin registers one handler or rotation with the server and returns the
+// server's lifetime context, or false once Close has started. The caller
+// must call s.inflight.Done when it returns.
+func (s *Server) begin() (context.Context, bool) {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closing {
+		return nil, false
+	}
+	if s.life == nil {
+		s.life, s.stop = context.WithCancel(context.Background())
+	}
+	s.inflight.Add(1)
+	return s.life, true
+}
+
+// errServerClosed answers work that arrives after Close.
+func errServerClosed() *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "awsemu: server closed."}
 }
 
 // Region returns the emulated region.
@@ -307,6 +366,12 @@ func errorf(code, format string, args ...any) *apiError {
 // ServeHTTP implements the awsJson1_1 protocol: POST / with X-Amz-Target
 // "secretsmanager.<Op>" or "TrentService.<Op>".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	life, ok := s.begin()
+	if !ok {
+		s.writeError(w, errServerClosed())
+		return
+	}
+	defer s.inflight.Done()
 	service, op, ok := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 	if r.Method != http.MethodPost || !ok {
 		s.writeError(w, &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Missing or malformed X-Amz-Target header."})
@@ -320,21 +385,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // client went away
 	}
-	if f, ok := s.takeFault(op); ok {
-		if !s.applyFault(w, r, f) {
+	f, faulted := s.takeFault(op)
+	if faulted && !f.After {
+		if !s.applyFault(life, w, r, f) {
 			return
 		}
 	}
+	status, payload, code := s.serve(r.Context(), service, op, body)
+	if faulted && f.After && !s.applyFault(life, w, r, f) {
+		return // the effect is committed; the reply is lost
+	}
+	s.writeJSON(w, status, payload, code)
+}
+
+// serve runs one request and returns the reply to send: its status, body
+// and, for an error, its code.
+func (s *Server) serve(ctx context.Context, service, op string, body []byte) (int, []byte, string) {
 	if len(body) > maxRequestBody {
-		s.writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "SerializationException", Message: "Request body too large."})
-		return
+		return errorReply(&apiError{Status: http.StatusRequestEntityTooLarge, Code: "SerializationException", Message: "Request body too large."})
 	}
 	var out any
+	var err error
 	switch service {
 	case "secretsmanager":
-		out, err = s.sm.handle(r.Context(), op, body)
+		out, err = s.sm.handle(ctx, op, body)
 	case "TrentService":
-		out, err = s.kms.handle(r.Context(), op, body)
+		out, err = s.kms.handle(ctx, op, body)
 	default:
 		err = &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown service " + service + "."}
 	}
@@ -343,33 +419,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &ae) {
 			ae = &apiError{Status: http.StatusInternalServerError, Code: "InternalServiceError", Message: err.Error()}
 		}
-		s.writeError(w, ae)
-		return
+		return errorReply(ae)
 	}
 	if out == nil {
 		out = struct{}{}
 	}
 	payload, err := json.Marshal(out)
 	if err != nil {
-		s.writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "InternalServiceError", Message: "awsemu: encoding response: " + err.Error()})
-		return
+		return errorReply(&apiError{Status: http.StatusInternalServerError, Code: "InternalServiceError", Message: "awsemu: encoding response: " + err.Error()})
 	}
-	s.writeJSON(w, http.StatusOK, payload)
+	return http.StatusOK, payload, ""
 }
 
-// writeJSON sends one complete awsJson1_1 response. Like AWS it sets
-// Content-Length rather than streaming a chunked body.
-func (s *Server) writeJSON(w http.ResponseWriter, status int, payload []byte) {
+// writeJSON sends one complete awsJson1_1 response; errCode, when set, is
+// also sent as X-Amzn-ErrorType. Like AWS it sets Content-Length rather
+// than streaming a chunked body.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, payload []byte, errCode string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Content-Length", strconv.Itoa(len(payload)))
 	w.Header().Set("X-Amzn-RequestId", s.requestID())
+	if errCode != "" {
+		w.Header().Set("X-Amzn-ErrorType", errCode)
+	}
 	w.WriteHeader(status)
 	w.Write(payload) //nolint:errcheck // client may have gone
 }
 
-// applyFault carries out f and reports whether the request should then be
-// served normally.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
+// applyFault carries out f and reports whether the real reply should then
+// be sent. Waits end early when the client gives up or the server closes.
+func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http.Request, f Fault) bool {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
@@ -377,10 +455,16 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		case <-r.Context().Done():
 			t.Stop()
 			return false
+		case <-life.Done():
+			t.Stop()
+			return false
 		}
 	}
 	if f.Hang {
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-life.Done():
+		}
 		return false
 	}
 	if f.Reset {
@@ -416,9 +500,14 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 }
 
 func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
-	payload, _ := json.Marshal(map[string]string{"__type": e.Code, "Message": e.Message}) // strings always encode
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	s.writeJSON(w, e.Status, payload)
+	status, payload, code := errorReply(e)
+	s.writeJSON(w, status, payload, code)
+}
+
+// errorReply renders e as the service sends an error.
+func errorReply(e *apiError) (status int, payload []byte, code string) {
+	payload, _ = json.Marshal(map[string]string{"__type": e.Code, "Message": e.Message}) // strings always encode
+	return e.Status, payload, e.Code
 }
 
 func (s *Server) requestID() string {

@@ -61,7 +61,7 @@ func (m *secretsManager) updateSecretVersionStage(body []byte) (any, error) {
 		sec.attach(to, in.VersionStage)
 	}
 	m.touch(sec)
-	sec.pruneDeprecated()
+	sec.pruneDeprecated(m.srv.now()) // removing labels is never refused
 	return sec.ref(), nil
 }
 

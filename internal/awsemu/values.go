@@ -191,10 +191,13 @@ func (m *secretsManager) updateSecret(body []byte) (any, error) {
 }
 
 // writeVersion stores val as the version token (generated when empty) and
-// attaches stages to it, AWSCURRENT when none are given. Writing the value
-// a version already has is a no-op; a different value is refused, because
-// versions are immutable. A version RotateSecret created without a value
-// is filled in. m.mu must be held.
+// attaches stages to it, AWSCURRENT when none are given. The first version
+// of a secret gets AWSCURRENT whatever the stages, as the service does.
+// Writing the value a version already has is a no-op; a different value is
+// refused, because versions are immutable. A version RotateSecret created
+// without a value is filled in. A write that would leave more deprecated
+// versions than the service keeps, none of them old enough to remove, is
+// refused and changes nothing. m.mu must be held.
 func (m *secretsManager) writeVersion(sec *secret, token string, val secretValue, stages []string) (*version, error) {
 	if token == "" {
 		token = newUUID()
@@ -212,20 +215,26 @@ func (m *secretsManager) writeVersion(sec *secret, token string, val secretValue
 		return nil, err
 	}
 	now := m.srv.now()
+	undo := sec.snapshot()
 	if v == nil {
 		v = &version{id: token, created: now, seq: m.nextSeq()}
 		sec.versions[token] = v
 	}
-	v.hasValue, v.binary, v.sealed, v.digest = true, val.str == nil, sealed, digest
-	v.keyARN, v.customKey = keyARN, sec.kmsKeyID != ""
-	if len(stages) == 0 {
-		stages = []string{stageCurrent}
+	filled := *v
+	filled.hasValue, filled.binary, filled.sealed, filled.digest = true, val.str == nil, sealed, digest
+	filled.keyARN, filled.customKey = keyARN, sec.kmsKeyID != ""
+	*v = filled
+	if len(stages) == 0 || sec.holder(stageCurrent) == nil {
+		stages = append(slices.Clone(stages), stageCurrent)
 	}
 	for _, st := range stages {
 		sec.attach(v, st)
 	}
+	if !sec.pruneDeprecated(now) {
+		undo()
+		return nil, errorf("LimitExceededException", "The request failed because it would exceed one of the Secrets Manager quotas: a secret keeps at most %d versions without staging labels, and removes them only once they are 24 hours old.", maxDeprecated)
+	}
 	sec.lastChanged = now
-	sec.pruneDeprecated()
 	return v, nil
 }
 
