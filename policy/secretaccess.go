@@ -1,0 +1,513 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Key managers, as KMS DescribeKey reports them in KeyMetadata.KeyManager.
+const (
+	KeyManagerAWS      = "AWS"
+	KeyManagerCustomer = "CUSTOMER"
+)
+
+// ManagedKeyAlias is the alias of the AWS managed key Secrets Manager uses
+// when a secret names no key.
+const ManagedKeyAlias = "alias/aws/secretsmanager"
+
+// Layer names, in the order a report lists layers that pass.
+const (
+	LayerSecretPolicy = "secret policy"
+	LayerIdentity     = "identity policy"
+	LayerBoundary     = "permissions boundary"
+	LayerKeyPolicy    = "KMS key policy"
+	LayerKeyIdentity  = "KMS identity policy"
+)
+
+// SecretAccess is everything that decides whether a caller may read a
+// secret with GetSecretValue.
+type SecretAccess struct {
+	// Caller is the reader: an IAM role, user or role-session ARN.
+	Caller string
+	// CallerPolicies are the caller's identity-based policies. Secrets
+	// Manager cannot report them: read them from IAM or a file.
+	CallerPolicies []*Document
+	// CallerBoundary is the caller's permissions boundary; nil: none.
+	CallerBoundary *Document
+
+	// Secret is the secret's full ARN (its account and region matter).
+	Secret string
+	// SecretPolicy is the secret's resource policy; nil: none.
+	SecretPolicy *Document
+
+	// KeyARN is the ARN of the KMS key that encrypts the secret. Empty: the
+	// AWS managed key aws/secretsmanager of the secret's account.
+	KeyARN string
+	// KeyManager is "AWS" (aws/secretsmanager) or "CUSTOMER". Empty: "AWS"
+	// when KeyARN is empty or an alias/aws/ alias, else "CUSTOMER".
+	KeyManager string
+	// KeyPolicy is the key's policy. nil with an AWS managed key: the
+	// standard aws/secretsmanager key policy is assumed.
+	KeyPolicy *Document
+
+	// Context holds further request condition keys (aws:SourceIp,
+	// aws:PrincipalTag/team, secretsmanager:VersionStage when the caller
+	// passes VersionStage, ...). CheckGetSecretValue adds the keys
+	// Secrets Manager sends to KMS: kms:ViaService,
+	// kms:EncryptionContext:SecretARN and kms:EncryptionContextKeys.
+	Context map[string][]string
+}
+
+// Layer is one policy's part in a GetSecretValue decision.
+type Layer struct {
+	// Name is one of the Layer... constants.
+	Name string
+	// Decision is what this policy alone says about its request
+	// (secretsmanager:GetSecretValue, or kms:Decrypt for the KMS layers).
+	Decision Decision
+	// Required reports whether access needs this layer to allow; a layer
+	// that need not allow can still deny.
+	Required bool
+	// OK reports that the layer does not stand in the way of access.
+	OK bool
+	// Statements are the statements that decided the layer's Decision.
+	Statements []StatementRef
+	// Reason says in plain words what the layer does.
+	Reason string
+	// Fix says what to change when the layer is not OK; empty when OK.
+	Fix string
+}
+
+// Report is the outcome of CheckGetSecretValue.
+type Report struct {
+	// Allowed reports whether GetSecretValue succeeds. It is true exactly
+	// when every layer is OK.
+	Allowed bool
+	// Caller, Secret and KeyARN echo the access checked, KeyARN resolved.
+	Caller, Secret, KeyARN string
+	// CrossAccount reports that the caller's account is not the secret's.
+	CrossAccount bool
+	// Layers are every layer's verdict, failing ones first, each group in
+	// the order secret policy, identity policy, permissions boundary (when
+	// there is one), KMS key policy, KMS identity policy.
+	Layers []Layer
+}
+
+// CheckGetSecretValue decides whether a.Caller may read a.Secret with
+// GetSecretValue, layer by layer. Secrets Manager must allow
+// secretsmanager:GetSecretValue (Evaluate's rules), and KMS must allow the
+// kms:Decrypt that Secrets Manager makes on the caller's behalf, with
+// kms:ViaService secretsmanager.<region>.amazonaws.com and the encryption
+// context SecretARN = the secret's ARN (Evaluate's KMS rules). A secret
+// encrypted with the AWS managed key aws/secretsmanager cannot be read from
+// another account, whatever the policies say. It makes no API calls.
+func CheckGetSecretValue(a SecretAccess) Report {
+	caller := parseIdentity(a.Caller)
+	owner := arnAccount(a.Secret)
+	if owner == "" {
+		owner = caller.account
+	}
+	region := arnRegion(a.Secret)
+	if region == "" {
+		region = arnRegion(a.KeyARN)
+	}
+	keyARN := a.KeyARN
+	if keyARN == "" {
+		keyARN = "arn:aws:kms:" + region + ":" + owner + ":" + ManagedKeyAlias
+	}
+	managed := a.KeyManager == KeyManagerAWS || (a.KeyManager == "" && (a.KeyARN == "" || strings.Contains(a.KeyARN, "alias/aws/")))
+	keyOwner := arnAccount(keyARN)
+	if keyOwner == "" {
+		keyOwner = owner
+	}
+	keyPolicy, assumedKeyPolicy := a.KeyPolicy, false
+	if keyPolicy == nil && managed {
+		keyPolicy, assumedKeyPolicy = managedKeyPolicy(keyOwner, region), true
+	}
+
+	var sm analysis
+	sm.run(&Request{Principal: a.Caller, Action: "secretsmanager:GetSecretValue", Resource: a.Secret, Context: a.Context},
+		&Policies{Identity: a.CallerPolicies, Resource: a.SecretPolicy, ResourceOwner: owner, Boundary: a.CallerBoundary})
+
+	kctx := maps.Clone(a.Context)
+	if kctx == nil {
+		kctx = make(map[string][]string, 3)
+	}
+	setDefault(kctx, "kms:EncryptionContext:SecretARN", a.Secret)
+	setDefault(kctx, "kms:EncryptionContextKeys", "SecretARN", "SecretVersionId")
+	if region != "" {
+		setDefault(kctx, "kms:ViaService", "secretsmanager."+region+".amazonaws.com")
+	}
+	var km analysis
+	km.run(&Request{Principal: a.Caller, Action: "kms:Decrypt", Resource: keyARN, Context: kctx},
+		&Policies{Identity: a.CallerPolicies, Resource: keyPolicy, ResourceOwner: keyOwner, Boundary: a.CallerBoundary})
+	managedCross := managed && km.cross
+
+	r := Report{Caller: a.Caller, Secret: a.Secret, KeyARN: keyARN, CrossAccount: sm.cross}
+	b := reportBuilder{a: &a, caller: &caller, sm: &sm, km: &km, keyARN: keyARN, region: region, managed: managed, managedCross: managedCross, assumedKeyPolicy: assumedKeyPolicy}
+	layers := []Layer{b.secretLayer(), b.identityLayer()}
+	if a.CallerBoundary != nil {
+		layers = append(layers, b.boundaryLayer())
+	}
+	layers = append(layers, b.keyLayer(), b.keyIdentityLayer())
+	r.Allowed = sm.decision == Allowed && km.decision == Allowed && !managedCross
+	for _, l := range layers {
+		if !l.OK {
+			r.Layers = append(r.Layers, l)
+		}
+	}
+	for _, l := range layers {
+		if l.OK {
+			r.Layers = append(r.Layers, l)
+		}
+	}
+	return r
+}
+
+func setDefault(m map[string][]string, key string, vals ...string) {
+	for k := range m {
+		if strings.EqualFold(k, key) {
+			return
+		}
+	}
+	m[key] = vals
+}
+
+// managedKeyPolicy is the key policy AWS gives aws/secretsmanager: every
+// principal of the account may use the key through Secrets Manager in the
+// key's region, and the account may read its metadata.
+func managedKeyPolicy(account, region string) *Document {
+	via := "secretsmanager." + region + ".amazonaws.com"
+	doc := map[string]any{
+		"Version": VersionCurrent,
+		"Id":      "auto-secretsmanager-2",
+		"Statement": []any{
+			map[string]any{
+				"Sid":       "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use AWS Secrets Manager",
+				"Effect":    "Allow",
+				"Principal": map[string]any{"AWS": "*"},
+				"Action":    []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"},
+				"Resource":  "*",
+				"Condition": map[string]any{"StringEquals": map[string]string{"kms:CallerAccount": account, "kms:ViaService": via}},
+			},
+			map[string]any{
+				"Sid":       "Allow direct access to key metadata to the account",
+				"Effect":    "Allow",
+				"Principal": map[string]any{"AWS": "arn:aws:iam::" + account + ":root"},
+				"Action":    []string{"kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"},
+				"Resource":  "*",
+			},
+		},
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return nil
+	}
+	d, err := Parse(data)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// reportBuilder turns the two analyses into layers.
+type reportBuilder struct {
+	a                *SecretAccess
+	caller           *identity
+	sm, km           *analysis
+	keyARN, region   string
+	managed          bool
+	managedCross     bool
+	assumedKeyPolicy bool
+}
+
+// layerDecision is a policy's own verdict.
+func layerDecision(d *docEval) (Decision, []StatementRef) {
+	switch {
+	case len(d.deny) > 0:
+		return ExplicitDeny, d.deny
+	case len(d.allow) > 0:
+		return Allowed, d.allow
+	}
+	return ImplicitDeny, nil
+}
+
+func denyFix(refs []StatementRef, where string) string {
+	return "narrow or remove " + refs[0].String() + " of the " + where + ": an explicit deny cannot be overridden by any allow"
+}
+
+// nearReasons explains the Allow statements of d that nearly matched.
+func nearReasons(d *docEval, e *env) (string, bool) {
+	var parts []string
+	versionStage := false
+	for _, n := range d.near {
+		if n.ref.Effect != Allow {
+			continue
+		}
+		parts = append(parts, n.explain(e))
+		if n.cond != nil && n.res.absent && strings.EqualFold(n.cond.Key, "secretsmanager:VersionStage") {
+			versionStage = true
+		}
+	}
+	if len(parts) == 0 {
+		return "", false
+	}
+	return "; " + strings.Join(parts, "; "), versionStage
+}
+
+func (b *reportBuilder) secretLayer() Layer {
+	sm := b.sm
+	l := Layer{Name: LayerSecretPolicy}
+	l.Decision, l.Statements = layerDecision(&sm.resource)
+	g := sm.resource.grant
+	direct := g == grantDirect || (g == grantRole && sm.boundaryOK)
+	l.Required = sm.cross || !(sm.identityOK && sm.boundaryOK)
+	none := ""
+	if b.a.SecretPolicy == nil {
+		none = " (the secret has no resource policy)"
+	}
+	near, versionStage := nearReasons(&sm.resource, &sm.e)
+	switch {
+	case l.Decision == ExplicitDeny:
+		l.Reason = l.Statements[0].String() + " explicitly denies secretsmanager:GetSecretValue"
+		l.Fix = denyFix(l.Statements, "secret's resource policy")
+	case sm.cross && g == grantNone:
+		l.Reason = "no resource policy allows secretsmanager:GetSecretValue for " + b.caller.describe() + none + near
+		l.Fix = "a caller in another account needs the secret's resource policy to allow it; add this statement to it (put-resource-policy): " +
+			statementJSON(grantStatement{Effect: "Allow", Principal: map[string]string{"AWS": b.caller.grantPrincipal()}, Action: "secretsmanager:GetSecretValue", Resource: "*"})
+		if versionStage {
+			l.Fix = "change the VersionStage condition to StringEqualsIfExists (a plain GetSecretValue sends no secretsmanager:VersionStage), or " + l.Fix
+		}
+	case sm.cross:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " allows " + b.caller.describe()
+	case direct:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " allows " + b.caller.describe() + " directly"
+	case g == grantAccount:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " names the account " + b.caller.account + ", which delegates to its IAM policies; in the same account the identity policy decides"
+	default:
+		l.OK = true
+		l.Reason = "does not allow " + b.caller.describe() + " directly" + none + "; not needed in the same account, where an identity policy is enough" + near
+	}
+	return l
+}
+
+func (b *reportBuilder) identityLayer() Layer {
+	sm := b.sm
+	l := Layer{Name: LayerIdentity}
+	l.Decision, l.Statements = layerDecision(&sm.identity)
+	g := sm.resource.grant
+	direct := g == grantDirect || (g == grantRole && sm.boundaryOK)
+	l.Required = sm.cross || !direct
+	near, _ := nearReasons(&sm.identity, &sm.e)
+	fix := "attach to " + b.caller.describe() + " an identity policy with: " +
+		statementJSON(grantStatement{Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: b.a.Secret})
+	switch {
+	case l.Decision == ExplicitDeny:
+		l.Reason = l.Statements[0].String() + " explicitly denies secretsmanager:GetSecretValue"
+		l.Fix = denyFix(l.Statements, "caller's identity policy")
+	case sm.root:
+		l.OK = true
+		l.Reason = "the caller is the root user of its account, which has every identity permission"
+	case l.Decision == Allowed:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " allows secretsmanager:GetSecretValue on the secret"
+	case !l.Required:
+		l.OK = true
+		l.Reason = "no identity policy allows secretsmanager:GetSecretValue; not needed, because the secret's resource policy allows the caller directly" + near
+	case sm.cross:
+		l.Reason = "no identity policy of " + b.caller.describe() + " allows secretsmanager:GetSecretValue on " + b.a.Secret + "; cross-account access needs it beside the secret's resource policy" + near
+		l.Fix = fix
+	default:
+		l.Reason = "no identity policy allows secretsmanager:GetSecretValue on " + b.a.Secret + ", and the secret's resource policy does not allow the caller directly" + near
+		l.Fix = fix
+	}
+	return l
+}
+
+func (b *reportBuilder) boundaryLayer() Layer {
+	sm, km := b.sm, b.km
+	l := Layer{Name: LayerBoundary}
+	smDec, smRefs := layerDecision(&sm.boundary)
+	kmDec, kmRefs := layerDecision(&km.boundary)
+	g := sm.resource.grant
+	// The identity path (and with it the boundary) matters unless the
+	// resource policy names the caller itself.
+	smNeeds := sm.cross || g != grantDirect
+	kg := km.resource.grant
+	kmNeeds := !b.managedCross && (km.cross || kg == grantRole || kg == grantAccount)
+	l.Required = smNeeds || kmNeeds
+	l.Statements = slices.Concat(smRefs, kmRefs)
+	switch {
+	case smDec == ExplicitDeny || kmDec == ExplicitDeny:
+		l.Decision = ExplicitDeny
+		refs := smRefs
+		action := "secretsmanager:GetSecretValue"
+		if smDec != ExplicitDeny {
+			refs, action = kmRefs, "kms:Decrypt"
+		}
+		l.Statements = refs
+		l.Reason = refs[0].String() + " explicitly denies " + action
+		l.Fix = denyFix(refs, "permissions boundary")
+		return l
+	case smDec == Allowed && kmDec == Allowed:
+		l.Decision = Allowed
+	default:
+		l.Decision = ImplicitDeny
+	}
+	var missing []string
+	if smNeeds && smDec != Allowed {
+		missing = append(missing, "secretsmanager:GetSecretValue")
+	}
+	if kmNeeds && kmDec != Allowed {
+		missing = append(missing, "kms:Decrypt")
+	}
+	if len(missing) == 0 {
+		l.OK = true
+		l.Reason = "allows what the caller's identity policies grant here"
+		if l.Decision != Allowed {
+			l.Reason = "does not cap anything this read needs"
+		}
+		return l
+	}
+	l.Reason = "the permissions boundary does not allow " + strings.Join(missing, " or ") + "; a boundary caps what identity policies (and resource policies naming the role) grant"
+	l.Fix = "add " + strings.Join(missing, " and ") + " to the permissions boundary of " + b.caller.describe()
+	return l
+}
+
+func (b *reportBuilder) keyLayer() Layer {
+	km := b.km
+	l := Layer{Name: LayerKeyPolicy, Required: true}
+	l.Decision, l.Statements = layerDecision(&km.resource)
+	g := km.resource.grant
+	assumed := ""
+	if b.assumedKeyPolicy {
+		assumed = " (the standard aws/secretsmanager key policy, assumed)"
+	}
+	near, _ := nearReasons(&km.resource, &km.e)
+	switch {
+	case b.managedCross:
+		l.Reason = "the secret is encrypted with the AWS managed key aws/secretsmanager, which cannot be used from another account, whatever the policies say"
+		l.Fix = "encrypt the secret with a customer managed key whose key policy allows the caller kms:Decrypt (update-secret --kms-key-id), then put a new secret value: versions already stored stay encrypted under aws/secretsmanager"
+	case l.Decision == ExplicitDeny:
+		l.Reason = l.Statements[0].String() + " explicitly denies kms:Decrypt"
+		l.Fix = denyFix(l.Statements, "KMS key policy")
+	case b.a.KeyPolicy == nil && !b.managed:
+		l.Reason = "the KMS key policy was not provided; every use of a KMS key needs its key policy to allow it"
+		l.Fix = "supply the key policy (kms get-key-policy --key-id " + b.keyARN + " --policy-name default)"
+	case g == grantNone:
+		l.Reason = "the KMS key policy does not allow kms:Decrypt for " + b.caller.describe() + near
+		how := "add this statement to the key policy of " + b.keyARN + ": "
+		l.Fix = how + statementJSON(grantStatement{Effect: "Allow", Principal: map[string]string{"AWS": b.caller.grantPrincipal()}, Action: "kms:Decrypt", Resource: "*",
+			Condition: b.viaCondition()})
+		if !km.cross {
+			l.Fix += " (or one naming the account root, which delegates to IAM policies)"
+		}
+	case g == grantAccount && !km.cross:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " names the account root, which delegates kms:Decrypt to IAM policies" + assumed
+	default:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " allows kms:Decrypt for " + b.caller.describe() + assumed
+	}
+	return l
+}
+
+func (b *reportBuilder) viaCondition() map[string]map[string]string {
+	if b.region == "" {
+		return nil
+	}
+	return map[string]map[string]string{"StringEquals": {"kms:ViaService": "secretsmanager." + b.region + ".amazonaws.com"}}
+}
+
+func (b *reportBuilder) keyIdentityLayer() Layer {
+	km := b.km
+	l := Layer{Name: LayerKeyIdentity}
+	l.Decision, l.Statements = layerDecision(&km.identity)
+	// In the same account the identity policy matters only when the key
+	// policy delegates to IAM; when the key policy grants nothing, the fix
+	// belongs to the key policy layer.
+	l.Required = !b.managedCross && (km.cross || km.resource.grant == grantAccount)
+	near, _ := nearReasons(&km.identity, &km.e)
+	switch {
+	case l.Decision == ExplicitDeny:
+		l.Reason = l.Statements[0].String() + " explicitly denies kms:Decrypt"
+		l.Fix = denyFix(l.Statements, "caller's identity policy")
+	case b.managedCross:
+		l.OK = true
+		l.Reason = "not considered: the AWS managed key cannot be used from another account"
+	case km.root:
+		l.OK = true
+		l.Reason = "the caller is the root user of its account, which has every identity permission"
+	case l.Decision == Allowed:
+		l.OK = true
+		l.Reason = l.Statements[0].String() + " allows kms:Decrypt on the key"
+	case !l.Required && km.resource.grant == grantNone:
+		l.OK = true
+		l.Reason = "no identity policy allows kms:Decrypt; one is needed only if the key policy delegates to IAM (names the account root) instead of naming the caller"
+	case !l.Required:
+		l.OK = true
+		l.Reason = "not needed: the key policy allows the caller directly"
+	default:
+		why := "the key policy delegates to IAM policies"
+		if km.cross {
+			why = "a caller in another account needs its identity policy to allow the key as well as the key policy"
+		}
+		l.Reason = "no identity policy allows kms:Decrypt on " + b.keyARN + "; " + why + near
+		l.Fix = "attach to " + b.caller.describe() + " an identity policy with: " +
+			statementJSON(grantStatement{Effect: "Allow", Action: "kms:Decrypt", Resource: b.keyARN, Condition: b.viaCondition()})
+	}
+	return l
+}
+
+// grantStatement is a statement a fix proposes, in AWS's element order.
+type grantStatement struct {
+	Effect    string                       `json:"Effect"`
+	Principal map[string]string            `json:"Principal,omitempty"`
+	Action    string                       `json:"Action"`
+	Resource  string                       `json:"Resource"`
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
+}
+
+func statementJSON(s grantStatement) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return ""
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// String renders the report for people: the verdict, then one line per
+// layer (failing ones first) with the fix under each failing one.
+func (r Report) String() string {
+	var b strings.Builder
+	verdict := "DENIED"
+	if r.Allowed {
+		verdict = "allowed"
+	}
+	b.WriteString("GetSecretValue " + r.Secret + "\n")
+	b.WriteString("  by " + r.Caller)
+	if r.CrossAccount {
+		b.WriteString(" (cross-account)")
+	}
+	b.WriteString("\n  key " + r.KeyARN + "\n")
+	b.WriteString("result: " + verdict + "\n")
+	for _, l := range r.Layers {
+		mark := "ok  "
+		if !l.OK {
+			mark = "FAIL"
+		}
+		b.WriteString("  " + mark + " " + l.Name + ": " + l.Reason + "\n")
+		if l.Fix != "" {
+			b.WriteString("       fix: " + l.Fix + "\n")
+		}
+	}
+	return b.String()
+}
