@@ -38,13 +38,14 @@
 // A Lambda function is a few lines (see examples/rotation-lambda):
 //
 //	sm := secretsmanager.NewFromConfig(cfg)
-//	s, err := postgres.SingleUser()
-//	...
-//	lambda.Start(rotation.New(sm, s).Handle)
+//	lambda.Start(rotation.New(sm, postgres.SingleUser()).Handle)
 //
 // The function needs secretsmanager:DescribeSecret, GetSecretValue,
 // PutSecretValue and UpdateSecretVersionStage on the secret, and
 // secretsmanager:GetRandomPassword (resource "*").
+//
+// A Strategy sees the secret's versions (Versions) and, to read other
+// secrets, a SecretReader; it never gets the calls that write.
 //
 // Errors are *StepError values naming the secret, the token and the step;
 // the sentinels and SDK errors inside are found with errors.Is and

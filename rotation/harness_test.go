@@ -3,6 +3,7 @@ package rotation_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -127,20 +128,30 @@ func (e *env) rotateSecret(t testing.TB) (string, error) {
 // stages returns the secret's version ids by stage.
 func (e *env) stages(t testing.TB) map[string]string {
 	t.Helper()
-	d, err := e.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &e.arn})
+	m, err := e.stageIDs(t.Context())
 	if err != nil {
-		t.Fatalf("DescribeSecret: %v", err)
+		t.Fatal(err)
+	}
+	return m
+}
+
+// stageIDs is stages for code off the test goroutine, such as a rotation
+// function the emulator runs, which must not call t.Fatal.
+func (e *env) stageIDs(ctx context.Context) (map[string]string, error) {
+	d, err := e.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &e.arn})
+	if err != nil {
+		return nil, fmt.Errorf("DescribeSecret: %w", err)
 	}
 	m := make(map[string]string)
 	for id, st := range d.VersionIdsToStages {
 		for _, s := range st {
 			if prev, dup := m[s]; dup {
-				t.Fatalf("stage %s on versions %s and %s", s, prev, id)
+				return nil, fmt.Errorf("stage %s on versions %s and %s", s, prev, id)
 			}
 			m[s] = id
 		}
 	}
-	return m
+	return m, nil
 }
 
 func (e *env) value(t testing.TB, stage string) string {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Rotate runs a whole rotation of secretID without Lambda: the four steps
@@ -24,15 +22,20 @@ import (
 //
 // Rotate must not race another rotation of the same secret (the service's
 // RotateSecret or another Rotate): both would write AWSPENDING. After an
-// error, calling Rotate again resumes the same rotation. Step failures are
-// *StepError.
+// error, calling Rotate again resumes the same rotation; only when the
+// error was a lost reply to finishSecret's last call, removing AWSPENDING,
+// had that rotation in fact finished, and the next Rotate starts another.
+// Step failures are *StepError.
 func (r *Rotator) Rotate(ctx context.Context, secretID string) error {
+	if err := r.check(); err != nil {
+		return err
+	}
 	if secretID == "" {
 		return fmt.Errorf("rotation: Rotate called with an empty secret id")
 	}
-	desc, err := r.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &secretID})
+	desc, err := r.describe(ctx, secretID)
 	if err != nil {
-		return fmt.Errorf("rotation: rotate secret %q: DescribeSecret: %w", secretID, err)
+		return fmt.Errorf("rotation: rotate secret %q: %w", secretID, err)
 	}
 	current := versionWith(desc.VersionIdsToStages, StageCurrent)
 	pending := versionWith(desc.VersionIdsToStages, StagePending)
@@ -53,6 +56,9 @@ func (r *Rotator) Rotate(ctx context.Context, secretID string) error {
 		// so Handle's checks cannot run for this first step.
 		if ev.ClientRequestToken, err = r.opts.NewToken(); err != nil {
 			return fmt.Errorf("rotation: rotate secret %q: new token: %w", secretID, err)
+		}
+		if ev.ClientRequestToken == "" {
+			return fmt.Errorf("rotation: rotate secret %q: Options.NewToken returned an empty token", secretID)
 		}
 		ev.Step = CreateSecret
 		r.log.LogAttrs(ctx, slog.LevelInfo, "rotation: starting a rotation", r.attrs(ev)...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"runtime/debug"
 	"slices"
 	"unicode/utf8"
 
@@ -19,8 +21,9 @@ const maxValueSize = 65536
 // Strategy is what differs between kinds of secret: how a new value is
 // derived and how the system that checks it is told. Each method may be
 // called more than once for the same rotation (Secrets Manager retries
-// failed steps, Rotate resumes), so each must be idempotent. Errors must not
-// contain secret values.
+// failed steps, Rotate resumes), so each must be idempotent. Errors and
+// panic values must not contain secret values; a panic fails the step with
+// an error, as a returned error does.
 type Strategy interface {
 	// NewPending derives the pending value from the current version and a
 	// freshly generated password (createSecret). It must not change the
@@ -47,25 +50,52 @@ type Rotator struct {
 	log      *slog.Logger
 }
 
-// New returns a Rotator that calls client and s. It panics when client or s
-// is nil or the options are invalid (password length outside 1..4096, every
-// character class excluded): those are programming errors, found at start-up.
+// New returns a Rotator that calls client and s.
+//
+// New panics, as regexp.MustCompile does on a bad constant pattern, only on
+// programming errors that the first run of a program reveals: client or s
+// nil (a nil interface, or a nil pointer, map, slice, func or channel in one),
+// or option functions that leave Options invalid: Password.Length outside
+// 1..4096, every character class excluded (ExcludeNumbers,
+// ExcludePunctuation, ExcludeUppercase and ExcludeLowercase all set, and
+// IncludeSpace not), or NewToken nil. The panic value is an error whose
+// message starts with "rotation: ". New makes no API call and reads nothing
+// from the environment, so whether it panics depends only on its
+// arguments. Nothing at run time panics: Handle and Rotate return an error
+// for every failure, including a panic in the Strategy and use of a
+// Rotator that New did not make.
 func New(client Client, s Strategy, optFns ...func(*Options)) *Rotator {
-	if client == nil || s == nil {
-		panic("rotation: New called with a nil Client or Strategy")
+	if isNil(client) {
+		panic(errors.New("rotation: New called with a nil Client"))
+	}
+	if isNil(s) {
+		panic(errors.New("rotation: New called with a nil Strategy"))
 	}
 	o := defaultOptions()
 	for _, fn := range optFns {
 		fn(&o)
 	}
 	if err := o.validate(); err != nil {
-		panic(err.Error())
+		panic(err)
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Rotator{client: client, strategy: s, opts: o, log: log}
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, func or
+// channel, whose methods would panic on the first call.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // Handle runs the one step ev names, as a rotation Lambda function does;
@@ -83,7 +113,19 @@ func New(client Client, s Strategy, optFns ...func(*Options)) *Rotator {
 // no-op once pending works, testSecret only reads, and finishSecret is
 // done once the version is AWSCURRENT.
 func (r *Rotator) Handle(ctx context.Context, ev Event) error {
+	if err := r.check(); err != nil {
+		return err
+	}
 	return r.run(ctx, ev, true)
+}
+
+// check refuses a Rotator that New did not make (a zero or nil one), whose
+// use would otherwise panic.
+func (r *Rotator) check() error {
+	if r == nil || r.client == nil || r.strategy == nil || r.log == nil {
+		return errors.New("rotation: the Rotator was not made by New")
+	}
+	return nil
 }
 
 // run checks the secret's state as Handle documents and runs one step.
@@ -100,9 +142,9 @@ func (r *Rotator) run(ctx context.Context, ev Event, requireEnabled bool) error 
 	if ev.SecretID == "" || ev.ClientRequestToken == "" {
 		return fail(errors.New("event has an empty SecretId or ClientRequestToken"))
 	}
-	desc, err := r.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &ev.SecretID})
+	desc, err := r.describe(ctx, ev.SecretID)
 	if err != nil {
-		return fail(fmt.Errorf("DescribeSecret: %w", err))
+		return fail(err)
 	}
 	if requireEnabled && desc.RotationEnabled != nil && !*desc.RotationEnabled {
 		return fail(ErrRotationDisabled)
@@ -144,6 +186,41 @@ func (r *Rotator) run(ctx context.Context, ev Event, requireEnabled bool) error 
 	return nil
 }
 
+// describe calls DescribeSecret.
+func (r *Rotator) describe(ctx context.Context, secretID string) (*secretsmanager.DescribeSecretOutput, error) {
+	desc, err := r.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &secretID})
+	if err != nil {
+		return nil, fmt.Errorf("DescribeSecret: %w", err)
+	}
+	if desc == nil {
+		return nil, errors.New("DescribeSecret returned no output")
+	}
+	return desc, nil
+}
+
+// guard runs a Strategy method and turns a panic in it into an error
+// carrying the stack, so a faulty strategy fails its step instead of the
+// process. The panic value is printed only when it is an error or a
+// string, which the Strategy contract keeps free of secret values.
+func guard(method string, fn func() error) (err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		stack := debug.Stack()
+		switch v := v.(type) {
+		case error:
+			err = fmt.Errorf("strategy %s panicked: %w\n%s", method, v, stack)
+		case string:
+			err = fmt.Errorf("strategy %s panicked: %s\n%s", method, v, stack)
+		default:
+			err = fmt.Errorf("strategy %s panicked with a %T value\n%s", method, v, stack)
+		}
+	}()
+	return fn()
+}
+
 func (r *Rotator) attrs(ev Event, extra ...slog.Attr) []slog.Attr {
 	return append([]slog.Attr{
 		slog.String("secretId", ev.SecretID),
@@ -179,10 +256,14 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("GetRandomPassword: %w", err)
 	}
-	if pw.RandomPassword == nil || *pw.RandomPassword == "" {
+	if pw == nil || pw.RandomPassword == nil || *pw.RandomPassword == "" {
 		return errors.New("GetRandomPassword returned no password")
 	}
-	value, err := r.strategy.NewPending(ctx, current, *pw.RandomPassword)
+	var value []byte
+	err = guard("NewPending", func() (err error) {
+		value, err = r.strategy.NewPending(ctx, current, *pw.RandomPassword)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("strategy NewPending: %w", err)
 	}
@@ -215,7 +296,7 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) error {
 // setSecret hands the current, pending and previous versions to the
 // strategy.
 func (r *Rotator) setSecret(ctx context.Context, ev Event, stages map[string][]string) error {
-	v := Versions{Client: r.client}
+	v := Versions{Secrets: readOnly{r.client}}
 	var err error
 	if v.Current, err = r.getStage(ctx, ev.SecretID, StageCurrent); err != nil {
 		return err
@@ -232,7 +313,7 @@ func (r *Rotator) setSecret(ctx context.Context, ev Event, stages map[string][]s
 			v.Previous = &prev
 		}
 	}
-	if err := r.strategy.Apply(ctx, v); err != nil {
+	if err := guard("Apply", func() error { return r.strategy.Apply(ctx, v) }); err != nil {
 		return fmt.Errorf("strategy Apply: %w", err)
 	}
 	return nil
@@ -254,7 +335,7 @@ func (r *Rotator) testSecret(ctx context.Context, ev Event) error {
 			return err
 		}
 	}
-	if err := r.strategy.Verify(ctx, pending); err != nil {
+	if err := guard("Verify", func() error { return r.strategy.Verify(ctx, pending) }); err != nil {
 		return fmt.Errorf("strategy Verify: %w", err)
 	}
 	return nil
@@ -336,6 +417,9 @@ func (r *Rotator) getVersion(ctx context.Context, secretID, versionID string) (S
 }
 
 func secretFrom(out *secretsmanager.GetSecretValueOutput) (Secret, bool) {
+	if out == nil {
+		return Secret{}, false
+	}
 	s := Secret{
 		ARN:       aws.ToString(out.ARN),
 		VersionID: aws.ToString(out.VersionId),

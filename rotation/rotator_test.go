@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -120,13 +124,24 @@ func TestRotateResumesFailedRotation(t *testing.T) {
 func TestEveryStepTwiceIsHarmless(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	r := rotation.New(e.sm, e.store)
-	var afterFirst []map[string]string
+	var (
+		mu         sync.Mutex
+		afterFirst []map[string]string // guarded by mu
+	)
 	e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, token string) error {
 		ev := rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token}
 		if err := r.Handle(ctx, ev); err != nil {
 			return err
 		}
-		afterFirst = append(afterFirst, e.stages(t))
+		// The emulator runs this function on its own goroutine: report
+		// through the step's error, never t.Fatal.
+		st, err := e.stageIDs(ctx)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		afterFirst = append(afterFirst, st)
+		mu.Unlock()
 		return r.Handle(ctx, ev)
 	})
 	if _, err := e.rotateSecret(t); err != nil {
@@ -138,6 +153,8 @@ func TestEveryStepTwiceIsHarmless(t *testing.T) {
 			t.Errorf("%s calls = %d, want %d", op, got, want)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(afterFirst) != 4 {
 		t.Fatalf("rotation function ran %d steps, want 4", len(afterFirst))
 	}
@@ -315,10 +332,12 @@ func TestPasswordPolicy(t *testing.T) {
 func TestNewPanicsOnProgrammingErrors(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	for name, fn := range map[string]func(){
-		"nil client":   func() { rotation.New(nil, e.store) },
-		"nil strategy": func() { rotation.New(e.sm, nil) },
-		"length 0":     func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.Password.Length = 0 }) },
-		"length 4097":  func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.Password.Length = 4097 }) },
+		"nil client":         func() { rotation.New(nil, e.store) },
+		"nil *Client":        func() { rotation.New((*secretsmanager.Client)(nil), e.store) },
+		"nil strategy":       func() { rotation.New(e.sm, nil) },
+		"nil strategy value": func() { rotation.New(e.sm, (*keyStore)(nil)) },
+		"length 0":           func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.Password.Length = 0 }) },
+		"length 4097":        func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.Password.Length = 4097 }) },
 		"no class left": func() {
 			rotation.New(e.sm, e.store, func(o *rotation.Options) {
 				o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true}
@@ -328,13 +347,116 @@ func TestNewPanicsOnProgrammingErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
-				if recover() == nil {
+				v := recover()
+				if v == nil {
 					t.Fatal("New did not panic")
+				}
+				if err, ok := v.(error); !ok || !strings.HasPrefix(err.Error(), "rotation: ") {
+					t.Fatalf("panic value %v is not an error starting with the package name", v)
 				}
 			}()
 			fn()
 		})
 	}
+	// Only spaces left is a valid policy, not a programming error.
+	rotation.New(e.sm, e.store, func(o *rotation.Options) {
+		o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true, IncludeSpace: true}
+	})
+}
+
+// panicky is a Strategy with a bug: its methods panic.
+type panicky struct{ *keyStore }
+
+func (panicky) Apply(context.Context, rotation.Versions) error {
+	var m map[string]int
+	m["boom"]++ // a nil map write: a runtime.Error panic
+	return nil
+}
+
+// TestStrategyPanicFailsTheStep: a panic in the Strategy is a step error
+// with the stack, never a crash, and the rotation resumes once the
+// strategy is fixed.
+func TestStrategyPanicFailsTheStep(t *testing.T) {
+	e := newEnv(t, "key-initial")
+	err := rotation.New(e.sm, panicky{e.store}).Rotate(t.Context(), e.arn)
+	se, ok := errors.AsType[*rotation.StepError](err)
+	if !ok || se.Step != rotation.SetSecret {
+		t.Fatalf("Rotate = %v, want a StepError in setSecret", err)
+	}
+	if _, ok := errors.AsType[runtime.Error](err); !ok || !strings.Contains(err.Error(), "strategy Apply panicked") || !strings.Contains(err.Error(), "goroutine ") {
+		t.Fatalf("Rotate = %v, want the runtime error and its stack", err)
+	}
+	if err := rotation.New(e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
+		t.Fatalf("Rotate with the fixed strategy: %v", err)
+	}
+	e.requireRotated(t, "key-initial")
+}
+
+func TestZeroRotatorFailsWithoutPanic(t *testing.T) {
+	for name, r := range map[string]*rotation.Rotator{"nil": nil, "zero": {}} {
+		ev := rotation.Event{Step: rotation.CreateSecret, SecretID: "s", ClientRequestToken: "t"}
+		if err := r.Handle(t.Context(), ev); err == nil || !strings.Contains(err.Error(), "not made by New") {
+			t.Errorf("%s Rotator: Handle = %v, want an error", name, err)
+		}
+		if err := r.Rotate(t.Context(), "s"); err == nil || !strings.Contains(err.Error(), "not made by New") {
+			t.Errorf("%s Rotator: Rotate = %v, want an error", name, err)
+		}
+	}
+}
+
+func TestRotateRefusesEmptyToken(t *testing.T) {
+	e := newEnv(t, "key-initial")
+	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
+		o.NewToken = func() (string, error) { return "", nil }
+	})
+	if err := r.Rotate(t.Context(), e.arn); err == nil || !strings.Contains(err.Error(), "empty token") {
+		t.Fatalf("Rotate = %v, want an error about the empty token", err)
+	}
+	if n := e.srv.Calls("PutSecretValue"); n != 0 {
+		t.Fatalf("PutSecretValue called %d times", n)
+	}
+}
+
+// TestStrategyReadsOnly: Versions.Secrets reads other secrets, and a
+// Strategy cannot reach the Rotator's write calls through it.
+func TestStrategyReadsOnly(t *testing.T) {
+	e := newEnv(t, "key-initial")
+	other, err := e.sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("other"), SecretString: aws.String("other-value")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &reader{keyStore: e.store, other: *other.ARN}
+	if err := rotation.New(e.sm, s).Rotate(t.Context(), e.arn); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if s.read != "other-value" {
+		t.Fatal("the strategy could not read another secret through Versions.Secrets")
+	}
+	if s.writable {
+		t.Fatal("Versions.Secrets is a rotation.Client: the strategy can write secrets")
+	}
+	if strings.Contains(s.printed, "Client") || strings.Contains(s.printed, "0xc") || !strings.Contains(s.printed, "Secrets:rotation.SecretReader") {
+		t.Fatalf("printing Versions shows the client's internals: %s", s.printed)
+	}
+}
+
+type reader struct {
+	*keyStore
+	other    string
+	read     string
+	writable bool
+	printed  string
+}
+
+func (r *reader) Apply(ctx context.Context, v rotation.Versions) error {
+	out, err := v.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &r.other})
+	if err != nil {
+		return err
+	}
+	r.read = aws.ToString(out.SecretString)
+	_, r.writable = v.Secrets.(rotation.Client)
+	r.printed = fmt.Sprintf("%v %+v %#v", v, v, v)
+	return r.keyStore.Apply(ctx, v)
 }
 
 func TestNoValueInLogsOrErrors(t *testing.T) {
@@ -426,9 +548,10 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 func TestFinishSecretRefusesEmptyVersion(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	r := rotation.New(e.sm, e.store)
-	var token string
+	var token atomic.Value // string; set on the emulator's goroutine
+	token.Store("")
 	e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, tok string) error {
-		token = tok
+		token.Store(tok)
 		if step != string(rotation.FinishSecret) {
 			return nil // skip createSecret, setSecret and testSecret
 		}
@@ -437,7 +560,7 @@ func TestFinishSecretRefusesEmptyVersion(t *testing.T) {
 	if _, err := e.rotateSecret(t); err == nil {
 		t.Fatal("finishSecret succeeded on an empty pending version")
 	}
-	if st := e.stages(t); st[rotation.StageCurrent] == token || e.value(t, rotation.StageCurrent) != "key-initial" {
+	if st := e.stages(t); st[rotation.StageCurrent] == token.Load().(string) || e.value(t, rotation.StageCurrent) != "key-initial" {
 		t.Fatal("AWSCURRENT moved to the empty version")
 	}
 }

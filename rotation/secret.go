@@ -75,8 +75,9 @@ type Versions struct {
 	// Previous is the AWSPREVIOUS version, or nil when the secret has none
 	// (before its first rotation).
 	Previous *Secret
-	// Client is the Rotator's client, for strategies that must read another
-	// secret, such as the superuser secret of an alternating-users
-	// strategy. Strategies must not change the rotated secret through it.
-	Client Client
+	// Secrets reads other secrets, such as the superuser secret of an
+	// alternating-users strategy, through the Rotator's client. It offers
+	// GetSecretValue only: a Strategy cannot write to any secret. It is nil
+	// in a Versions the caller builds (a Strategy tested on its own).
+	Secrets SecretReader
 }

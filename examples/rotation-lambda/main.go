@@ -43,7 +43,10 @@ func main() {
 }
 
 // newRotator builds the function's Rotator from its environment, read
-// through getenv. It makes no API call and opens no connection.
+// through getenv. It makes no API call and opens no connection. It
+// refuses an unknown strategy and a missing superuser secret; an invalid
+// DB_SSLMODE fails every rotation step with an error naming it (the
+// strategies check their options when called).
 func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog.Logger) (*rotation.Rotator, error) {
 	sslMode := getenv("DB_SSLMODE")
 	if sslMode == "" {
@@ -54,21 +57,17 @@ func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog
 		o.Logger = log
 	}
 	var strategy rotation.Strategy
-	var err error
 	switch s := getenv("ROTATION_STRATEGY"); s {
 	case "", "single":
-		strategy, err = postgres.SingleUser(pgOpts)
+		strategy = postgres.SingleUser(pgOpts)
 	case "alternating":
 		superuser := getenv("SUPERUSER_SECRET_ARN")
 		if superuser == "" {
 			return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY=alternating needs SUPERUSER_SECRET_ARN")
 		}
-		strategy, err = postgres.AlternatingUsers(superuser, pgOpts)
+		strategy = postgres.AlternatingUsers(superuser, pgOpts)
 	default:
 		return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY %q is neither \"single\" nor \"alternating\"", s)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rotation-lambda: %w", err)
 	}
 	return rotation.New(sm, strategy, func(o *rotation.Options) {
 		o.Logger = log

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -32,7 +33,6 @@ func TestNewRotatorConfiguration(t *testing.T) {
 		{"alternating", map[string]string{"ROTATION_STRATEGY": "alternating", "SUPERUSER_SECRET_ARN": "arn:super"}, ""},
 		{"alternating without superuser", map[string]string{"ROTATION_STRATEGY": "alternating"}, "SUPERUSER_SECRET_ARN"},
 		{"unknown strategy", map[string]string{"ROTATION_STRATEGY": "multi"}, `"multi"`},
-		{"bad sslmode", map[string]string{"DB_SSLMODE": "sometimes"}, "SSLMode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := newRotator(sm, env(tc.env), slog.New(slog.DiscardHandler))
@@ -44,6 +44,37 @@ func TestNewRotatorConfiguration(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "rotation-lambda: ") {
 				t.Fatalf("newRotator error = %v, want one naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestBadSSLModeFailsTheFirstStep: the strategies report invalid options
+// when called, so a bad DB_SSLMODE fails createSecret, naming it, before
+// anything is written.
+func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
+	srv := awsemu.New(t)
+	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("app/db"), SecretString: aws.String(`{"host":"127.0.0.1","username":"app","password":"p"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, strategy := range []string{"single", "alternating"} {
+		t.Run(strategy, func(t *testing.T) {
+			r, err := newRotator(sm, env(map[string]string{
+				"ROTATION_STRATEGY": strategy, "SUPERUSER_SECRET_ARN": "arn:super", "DB_SSLMODE": "sometimes",
+			}), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Rotate(t.Context(), *out.ARN)
+			if se, ok := errors.AsType[*rotation.StepError](err); !ok || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), `SSLMode "sometimes"`) {
+				t.Fatalf("Rotate = %v, want createSecret to fail naming the SSLMode", err)
+			}
+			if n := srv.Calls("PutSecretValue"); n != 0 {
+				t.Fatalf("PutSecretValue called %d times", n)
 			}
 		})
 	}

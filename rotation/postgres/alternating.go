@@ -17,15 +17,6 @@ import (
 // cloneSuffix names the second login of an alternating-users secret.
 const cloneSuffix = "_clone"
 
-// SecretsClient is the Secrets Manager call AlternatingUsers makes to read
-// the superuser secret. *secretsmanager.Client and every rotation.Client
-// implement it; Options.Client takes one.
-type SecretsClient interface {
-	GetSecretValue(ctx context.Context, params *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-var _ SecretsClient = (*secretsmanager.Client)(nil)
-
 // AlternatingUsers returns the strategy that alternates the secret between
 // two logins, user and user_clone, so that the AWSCURRENT credentials keep
 // working during and after every rotation: each rotation sets the password
@@ -43,8 +34,8 @@ var _ SecretsClient = (*secretsmanager.Client)(nil)
 //     new password. The clone's name must fit PostgreSQL's 63-byte limit.
 //   - Apply returns if the pending credentials log in and act as user.
 //     Otherwise it reads the superuser secret (AWSCURRENT of
-//     superuserSecretID, RDS JSON, through Options.Client, or else the
-//     Rotator's client handed over in rotation.Versions) and, logged in with its
+//     superuserSecretID, RDS JSON) through rotation.Versions.Secrets, the
+//     Rotator's read-only client, and, logged in with its
 //     username and password on the host, port and database of the rotated
 //     secret, in one transaction creates user_clone if missing, makes it a
 //     member of user acting as user, and sets the pending login's password
@@ -53,22 +44,20 @@ var _ SecretsClient = (*secretsmanager.Client)(nil)
 //     session acts as user.
 //
 // The superuser needs CREATEROLE and ADMIN OPTION on user (on RDS, the
-// master user). It returns an error for an empty superuserSecretID or
-// invalid options.
-func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) (rotation.Strategy, error) {
+// master user). An empty superuserSecretID or invalid options (see
+// Options) make every method return an error naming them.
+func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) rotation.Strategy {
+	o, err := newOptions("AlternatingUsers", optFns)
 	if superuserSecretID == "" {
-		return nil, errors.New("postgres: AlternatingUsers needs the superuser secret's id")
+		err = errors.New("postgres: AlternatingUsers: the superuser secret id is empty")
 	}
-	o, err := newOptions(optFns)
-	if err != nil {
-		return nil, err
-	}
-	return &alternating{superuser: superuserSecretID, opts: o}, nil
+	return &alternating{superuser: superuserSecretID, opts: o, err: err}
 }
 
 type alternating struct {
 	superuser string
 	opts      Options
+	err       error // invalid arguments, returned by every method
 }
 
 // pair returns the two logins of an alternating secret whose current
@@ -86,6 +75,9 @@ func pair(user string) (base, clone string, err error) {
 }
 
 func (a *alternating) NewPending(_ context.Context, current rotation.Secret, password string) ([]byte, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
 	d, err := parseSecret(current)
 	if err != nil {
 		return nil, err
@@ -102,6 +94,9 @@ func (a *alternating) NewPending(_ context.Context, current rotation.Secret, pas
 }
 
 func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
+	if a.err != nil {
+		return a.err
+	}
 	pending, err := parseSecret(v.Pending)
 	if err != nil {
 		return err
@@ -123,7 +118,7 @@ func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
 		return nil
 	}
 
-	su, err := a.readSuperuser(ctx, v.Client)
+	su, err := a.readSuperuser(ctx, v.Secrets)
 	if err != nil {
 		return err
 	}
@@ -182,19 +177,17 @@ func ensureClone(ctx context.Context, tx pgx.Tx, base, clone string, connLimit i
 	return nil
 }
 
-// readSuperuser reads the superuser secret through Options.Client or, when
-// that is nil, through the Rotator's client.
-func (a *alternating) readSuperuser(ctx context.Context, rotatorClient SecretsClient) (dbSecret, error) {
-	client := a.opts.Client
-	if client == nil {
-		client = rotatorClient
+// readSuperuser reads the AWSCURRENT version of the superuser secret.
+func (a *alternating) readSuperuser(ctx context.Context, secrets rotation.SecretReader) (dbSecret, error) {
+	if secrets == nil {
+		return dbSecret{}, fmt.Errorf("postgres: reading superuser secret %q: rotation.Versions.Secrets is nil (run the strategy under a rotation.Rotator)", a.superuser)
 	}
-	if client == nil {
-		return dbSecret{}, fmt.Errorf("postgres: reading superuser secret %q: no client (set Options.Client, or run the strategy under a rotation.Rotator)", a.superuser)
-	}
-	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &a.superuser})
+	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &a.superuser})
 	if err != nil {
 		return dbSecret{}, fmt.Errorf("postgres: reading superuser secret %q: %w", a.superuser, err)
+	}
+	if out == nil {
+		return dbSecret{}, fmt.Errorf("postgres: reading superuser secret %q: GetSecretValue returned no output", a.superuser)
 	}
 	value := []byte(aws.ToString(out.SecretString))
 	if out.SecretString == nil {
@@ -204,6 +197,9 @@ func (a *alternating) readSuperuser(ctx context.Context, rotatorClient SecretsCl
 }
 
 func (a *alternating) Verify(ctx context.Context, pending rotation.Secret) error {
+	if a.err != nil {
+		return a.err
+	}
 	d, err := parseSecret(pending)
 	if err != nil {
 		return err

@@ -19,9 +19,13 @@
 // owner. Either is used with rotation.New:
 //
 //	sm := secretsmanager.NewFromConfig(cfg)
-//	s, err := postgres.AlternatingUsers(superuserSecretARN)
-//	...
-//	lambda.Start(rotation.New(sm, s).Handle)
+//	r := rotation.New(sm, postgres.AlternatingUsers(superuserSecretARN))
+//	lambda.Start(r.Handle)
+//
+// The constructors return no error: invalid options (an unknown SSLMode, a
+// non-positive ConnectTimeout, an empty superuser secret id) make every
+// method of the strategy return an error naming them, so the rotation's
+// first step fails with a clear message.
 //
 // Passwords are set with ALTER ROLE ... PASSWORD and their SCRAM-SHA-256
 // verifier, computed here, so neither the statement nor a server log holds

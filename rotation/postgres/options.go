@@ -9,7 +9,10 @@ import (
 )
 
 // Options configure a strategy. The constructors copy the defaults and
-// apply the caller's functions to the copy.
+// apply the caller's functions to the copy. Invalid options do not stop
+// the constructors: every call of the strategy's methods then returns the
+// same error, which names the option, so the rotation's first step fails
+// with it.
 type Options struct {
 	// ConnectTimeout bounds each login, including TLS negotiation and
 	// authentication. Default 5s. The step's context bounds it too.
@@ -26,29 +29,26 @@ type Options struct {
 	// holds a password.
 	ConnConfig func(*pgx.ConnConfig)
 
-	// Client reads the superuser secret of AlternatingUsers. nil: the
-	// client of the rotation.Rotator running the strategy (Versions.Client).
-	// SingleUser reads no other secret and ignores it.
-	Client SecretsClient
-
 	// Logger receives one record per decision (which login worked, whether
 	// the password was already set, whether a role was created). Records
 	// name roles and secret versions, never passwords. nil: no logging.
 	Logger *slog.Logger
 }
 
-func newOptions(optFns []func(*Options)) (Options, error) {
+// newOptions returns the options optFns make of the defaults, or an error
+// naming the first invalid one; constructor names the strategy for it.
+func newOptions(constructor string, optFns []func(*Options)) (Options, error) {
 	o := Options{ConnectTimeout: 5 * time.Second, SSLMode: "prefer"}
 	for _, fn := range optFns {
 		fn(&o)
 	}
 	if o.ConnectTimeout <= 0 {
-		return o, fmt.Errorf("postgres: ConnectTimeout %v is not positive", o.ConnectTimeout)
+		return o, fmt.Errorf("postgres: %s: Options.ConnectTimeout %v is not positive", constructor, o.ConnectTimeout)
 	}
 	switch o.SSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
-		return o, fmt.Errorf("postgres: unknown SSLMode %q", o.SSLMode)
+		return o, fmt.Errorf("postgres: %s: Options.SSLMode %q is not a libpq sslmode", constructor, o.SSLMode)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
@@ -145,36 +146,58 @@ type creds struct{ user, password string }
 // version reads the version labelled stage; ok is false when there is none.
 func (e *env) version(t testing.TB, stage string) (creds, bool) {
 	t.Helper()
-	out, err := e.sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
+	c, ok, err := e.readVersion(t.Context(), stage)
 	if err != nil {
-		return creds{}, false
+		t.Fatal(err)
+	}
+	return c, ok
+}
+
+// readVersion is version for code off the test goroutine, which must not
+// call t.Fatal.
+func (e *env) readVersion(ctx context.Context, stage string) (creds, bool, error) {
+	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
+	if _, none := errors.AsType[*types.ResourceNotFoundException](err); none {
+		return creds{}, false, nil
+	}
+	if err != nil {
+		return creds{}, false, fmt.Errorf("GetSecretValue %s: %w", stage, err)
 	}
 	var v struct {
 		Username, Password string
 		Note               string
 	}
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
-		t.Fatalf("%s is not JSON", stage)
+		return creds{}, false, fmt.Errorf("%s is not JSON", stage)
 	}
 	if v.Note != "kept" {
-		t.Fatalf("%s lost the secret's other keys", stage)
+		return creds{}, false, fmt.Errorf("%s lost the secret's other keys", stage)
 	}
-	return creds{v.Username, v.Password}, true
+	return creds{v.Username, v.Password}, true, nil
 }
 
 // login reports whether c logs in, and as which current_user.
 func (e *env) login(t testing.TB, c creds) (string, bool) {
 	t.Helper()
-	conn, err := pgx.ConnectConfig(t.Context(), e.pg.ConnConfig(c.user, c.password))
+	current, ok, err := e.tryLogin(t.Context(), c)
 	if err != nil {
-		return "", false
+		t.Fatal(err)
+	}
+	return current, ok
+}
+
+// tryLogin is login for code off the test goroutine.
+func (e *env) tryLogin(ctx context.Context, c creds) (string, bool, error) {
+	conn, err := pgx.ConnectConfig(ctx, e.pg.ConnConfig(c.user, c.password))
+	if err != nil {
+		return "", false, nil
 	}
 	defer conn.Close(context.Background())
 	var current string
-	if err := conn.QueryRow(t.Context(), "SELECT current_user").Scan(&current); err != nil {
-		t.Fatalf("query as %s: %v", c.user, err)
+	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&current); err != nil {
+		return "", false, fmt.Errorf("query as %s: %w", c.user, err)
 	}
-	return current, true
+	return current, true, nil
 }
 
 func (e *env) mustLogin(t testing.TB, stage string) creds {

@@ -12,10 +12,7 @@ import (
 const secretPassword = "pw-Secret-9f8e7d"
 
 func TestSecretFormat(t *testing.T) {
-	single, err := postgres.SingleUser()
-	if err != nil {
-		t.Fatal(err)
-	}
+	single := postgres.SingleUser()
 	cases := []struct {
 		name, value string
 		wantErr     string // "" for success
@@ -77,10 +74,7 @@ func mustJSON(t testing.TB, v any) string {
 }
 
 func TestAlternatingPendingUser(t *testing.T) {
-	alt, err := postgres.AlternatingUsers("arn:super")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alt := postgres.AlternatingUsers("arn:super")
 	for current, want := range map[string]string{"app": "app_clone", "app_clone": "app", "my_clone_clone": "my_clone"} {
 		s := rotation.NewSecret("arn:x", "v", nil, []byte(`{"host":"h","username":"`+current+`","password":"p"}`))
 		out, err := alt.NewPending(t.Context(), s, "pw")
@@ -100,17 +94,5 @@ func TestAlternatingPendingUser(t *testing.T) {
 		if _, err := alt.NewPending(t.Context(), s, "pw"); err == nil {
 			t.Fatalf("NewPending accepted username %q", bad)
 		}
-	}
-}
-
-func TestOptionErrors(t *testing.T) {
-	if _, err := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "sometimes" }); err == nil {
-		t.Fatal("SingleUser accepted SSLMode sometimes")
-	}
-	if _, err := postgres.SingleUser(func(o *postgres.Options) { o.ConnectTimeout = -1 }); err == nil {
-		t.Fatal("SingleUser accepted a negative ConnectTimeout")
-	}
-	if _, err := postgres.AlternatingUsers(""); err == nil {
-		t.Fatal("AlternatingUsers accepted an empty superuser secret id")
 	}
 }

@@ -21,18 +21,10 @@ var strategies = []struct {
 	new  func(t testing.TB, e *env) rotation.Strategy
 }{
 	{"single", func(t testing.TB, e *env) rotation.Strategy {
-		s, err := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
 	}},
 	{"alternating", func(t testing.TB, e *env) rotation.Strategy {
-		s, err := postgres.AlternatingUsers(e.superARN, func(o *postgres.Options) { o.SSLMode = "disable" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return postgres.AlternatingUsers(e.superARN, func(o *postgres.Options) { o.SSLMode = "disable" })
 	}},
 }
 
