@@ -157,9 +157,9 @@ func (c *Condition) compile(vars bool) string {
 		case opBinaryEquals:
 			cc.texts = append(cc.texts, text{raw: v, g: glob{kind: globLiteral, lit: v, plain: v}})
 		case opNumericEquals, opNumericLessThan, opNumericLessThanEquals, opNumericGreaterThan, opNumericGreaterThanEquals:
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return strconvQuote(v) + " is not a number"
+			f, ok := parseNumber(v)
+			if !ok {
+				return strconvQuote(v) + " is not a number (want a decimal such as 10 or -2.5)"
 			}
 			cc.nums = append(cc.nums, f)
 		case opDateEquals, opDateLessThan, opDateLessThanEquals, opDateGreaterThan, opDateGreaterThanEquals:
@@ -191,19 +191,54 @@ func (c *Condition) compile(vars bool) string {
 
 func strconvQuote(s string) string { return strconv.Quote(s) }
 
-// parseDate reads the date forms IAM accepts: ISO 8601 with or without
-// time, fraction and zone, or seconds since the Unix epoch.
+// parseNumber reads a decimal number: an optional sign, digits, an optional
+// fraction and exponent. Unlike strconv.ParseFloat it refuses NaN, Inf,
+// hexadecimal and underscores, none of which IAM treats as numbers.
+func parseNumber(s string) (float64, bool) {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits := func() int {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return 0, false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '-' || s[i] == '+') {
+			i++
+		}
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	if i != len(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// parseDate reads the date forms IAM accepts: the W3C profile of ISO 8601
+// (a date, or a date and time with optional seconds, fraction and zone) or
+// whole seconds since the Unix epoch. "1e3" or "1.5" is neither.
 func parseDate(s string) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, false
 	}
-	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:T") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return time.Time{}, false
-		}
-		sec := int64(f)
-		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), true
+	if epoch, ok := allDigits(s); ok {
+		return time.Unix(epoch, 0).UTC(), true
 	}
 	for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -211,6 +246,21 @@ func parseDate(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// allDigits parses s as a non-negative integer of decimal digits only.
+func allDigits(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
 }
 
 func parseCIDR(s string) (netip.Prefix, bool) {
@@ -240,6 +290,8 @@ type condResult struct {
 //     no value matches (NOR);
 //   - an absent key makes a condition false, except for negated operators
 //     and ...IfExists (true), ForAllValues (true: the empty set) and Null;
+//     a set operator decides before IfExists, so ForAnyValue with an absent
+//     key is false even with IfExists;
 //   - ForAnyValue: some request value matches; ForAllValues: every one does.
 func (c *Condition) eval(e *env) condResult {
 	vals, n := e.lookup(c.Key)
@@ -254,13 +306,15 @@ func (c *Condition) eval(e *env) condResult {
 		return condResult{absent: !present}
 	}
 	if n == 0 {
+		// The set operator decides before IfExists: ForAnyValue over an
+		// empty set is false and ForAllValues true, IfExists or not.
 		switch {
-		case cc.ifExists:
-			return condResult{ok: true, absent: true}
 		case cc.set == setForAll:
 			return condResult{ok: true, absent: true}
 		case cc.set == setForAny:
 			return condResult{absent: true}
+		case cc.ifExists:
+			return condResult{ok: true, absent: true}
 		}
 		return condResult{ok: cc.negated, absent: true}
 	}
@@ -340,8 +394,8 @@ func (c *Condition) anyMatch(e *env, v string) (bool, string) {
 		}
 		return false, ""
 	case opNumericEquals, opNumericLessThan, opNumericLessThanEquals, opNumericGreaterThan, opNumericGreaterThanEquals:
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		x, ok := parseNumber(v)
+		if !ok {
 			return false, ""
 		}
 		for _, p := range cc.nums {

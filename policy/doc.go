@@ -51,7 +51,7 @@
 // ForAllValues set operators, and policy variables such as ${aws:username}
 // and ${aws:PrincipalTag/team}. A key the request does not carry makes a
 // condition false, except for negated operators, ...IfExists and
-// ForAllValues — which is why a StringEquals on secretsmanager:VersionStage,
+// ForAllValues (ForAnyValue stays false, IfExists or not) — which is why a StringEquals on secretsmanager:VersionStage,
 // a key sent only when the caller passes VersionStage, denies a plain
 // GetSecretValue. Result and Report say so when it happens.
 //

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -121,13 +123,19 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // Element names are case-sensitive. It rejects unknown elements, a missing
 // or wrong Effect, Action together with NotAction (and the like), unknown
 // condition operators, values an operator cannot use (a Bool that is not
-// true or false, a bad date, number or CIDR) and documents over
-// MaxDocumentSize, with a *ParseError naming the statement index.
+// true or false, a date that is neither ISO 8601 nor whole epoch seconds,
+// a number that is not decimal — NaN and Inf included — or a bad CIDR), an
+// element named twice in one object, and documents over MaxDocumentSize,
+// with a *ParseError naming the statement index.
 func Parse(data []byte) (*Document, error) {
 	if len(data) > MaxDocumentSize {
 		return nil, &ParseError{Statement: -1, Msg: fmt.Sprintf("document is %d bytes, over the %d-byte limit", len(data), MaxDocumentSize)}
 	}
 	top, err := decodeObject(data)
+	if perr := duplicateKey(err, ""); perr != nil {
+		perr.Statement = -1
+		return nil, perr
+	}
 	if err != nil {
 		return nil, &ParseError{Statement: -1, Msg: "malformed JSON: " + err.Error(), Err: err}
 	}
@@ -197,6 +205,9 @@ func MustParse(data string) *Document {
 
 func parseStatement(raw json.RawMessage, vars bool, st *Statement) *ParseError {
 	obj, err := decodeObject(raw)
+	if perr := duplicateKey(err, ""); perr != nil {
+		return perr
+	}
 	if err != nil || obj == nil {
 		return &ParseError{Msg: "must be a JSON object"}
 	}
@@ -306,6 +317,9 @@ func parsePrincipal(obj map[string]json.RawMessage, name string) (*Principal, *P
 		return &Principal{Wildcard: true}, nil
 	}
 	m, err := decodeObject(raw)
+	if perr := duplicateKey(err, name+"."); perr != nil {
+		return nil, perr
+	}
 	if err != nil || m == nil {
 		return nil, &ParseError{Element: name, Msg: `must be "*" or an object such as {"AWS": "arn:aws:iam::111122223333:root"}`}
 	}
@@ -403,12 +417,18 @@ func scalarText(raw json.RawMessage, scalars bool) (string, bool) {
 
 func parseConditions(raw json.RawMessage, vars bool) ([]Condition, *ParseError) {
 	ops, err := decodeObject(raw)
+	if perr := duplicateKey(err, "Condition."); perr != nil {
+		return nil, perr
+	}
 	if err != nil || ops == nil {
 		return nil, &ParseError{Element: "Condition", Msg: `must be an object such as {"StringEquals": {"aws:PrincipalOrgID": "o-123"}}`}
 	}
 	var out []Condition
 	for _, op := range sortedKeys(ops) {
 		keys, err := decodeObject(ops[op])
+		if perr := duplicateKey(err, "Condition."+op+"."); perr != nil {
+			return nil, perr
+		}
 		if err != nil || keys == nil {
 			return nil, &ParseError{Element: "Condition." + op, Msg: "must be an object of condition keys"}
 		}
@@ -431,8 +451,25 @@ func parseConditions(raw json.RawMessage, vars bool) ([]Condition, *ParseError) 
 	return out, nil
 }
 
+// duplicateKeyError reports an object that names a member twice, which
+// encoding/json would resolve silently by keeping the last value.
+type duplicateKeyError struct{ key string }
+
+func (e *duplicateKeyError) Error() string { return strconv.Quote(e.key) + " appears twice" }
+
+// duplicateKey returns the *ParseError for a duplicate member, or nil when
+// err is another error.
+func duplicateKey(err error, prefix string) *ParseError {
+	d, ok := errors.AsType[*duplicateKeyError](err)
+	if !ok {
+		return nil
+	}
+	return &ParseError{Element: prefix + d.key, Msg: "appears twice in one object; a JSON reader keeps only one of the two, silently dropping the other"}
+}
+
 // decodeObject decodes a JSON object into its members, rejecting trailing
-// data; a JSON value that is not an object gives (nil, nil).
+// data and members named twice (*duplicateKeyError); a JSON value that is
+// not an object gives (nil, nil).
 func decodeObject(data []byte) (map[string]json.RawMessage, error) {
 	if firstByte(data) != '{' {
 		var v json.RawMessage
@@ -442,12 +479,33 @@ func decodeObject(data []byte) (map[string]json.RawMessage, error) {
 		return nil, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	var m map[string]json.RawMessage
-	if err := dec.Decode(&m); err != nil {
+	if _, err := dec.Token(); err != nil { // {
 		return nil, err
 	}
-	if dec.More() {
-		return nil, errors.New("unexpected data after the JSON value")
+	m := make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string) // the decoder allows only strings here
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if _, dup := m[key]; dup {
+			return nil, &duplicateKeyError{key: key}
+		}
+		m[key] = v
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("unexpected data after the JSON value")
+		}
+		return nil, err
 	}
 	return m, nil
 }

@@ -30,11 +30,11 @@ func ExampleCheckGetSecretValue() {
 	// Output:
 	// GetSecretValue arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf
 	//   by arn:aws:iam::444455556666:role/reader (cross-account)
-	//   key arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+	//   key arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (cross-account)
 	// result: DENIED
 	//   FAIL KMS key policy: the KMS key policy does not allow kms:Decrypt for arn:aws:iam::444455556666:role/reader
 	//        fix: add this statement to the key policy of arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab: {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/reader"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}}
-	//   ok   secret policy: resource policy Statement[0] allows arn:aws:iam::444455556666:role/reader
+	//   ok   secret policy: resource policy Statement[0] allows secretsmanager:GetSecretValue for arn:aws:iam::444455556666:role/reader
 	//   ok   identity policy: identity policy 1 Statement[0] allows secretsmanager:GetSecretValue on the secret
 	//   ok   KMS identity policy: identity policy 1 Statement[0] allows kms:Decrypt on the key
 }
@@ -51,7 +51,7 @@ func ExampleLint() {
 		fmt.Println(f)
 	}
 	// Output:
-	// Statement[0] (Sid "Everyone"): broad-access: grants access to every principal ("*") without a condition on aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:SourceAccount, aws:SourceVpce or the like; BlockPublicPolicy rejects this policy
+	// Statement[0] (Sid "Everyone"): broad-access: grants access to every principal ("*") without a condition that pins aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:SourceAccount, aws:SourceVpce or the like to fixed values; BlockPublicPolicy rejects this policy
 	// Statement[1] (Sid "Reader"): version-stage-blocks-read: StringEquals on secretsmanager:VersionStage allows only callers that pass VersionStage; a plain GetSecretValue carries no VersionStage key and is denied. Use StringEqualsIfExists to allow plain reads too
 }
 

@@ -2,11 +2,14 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 )
 
 // SecretsManagerAPI is the part of the Secrets Manager client Gather uses.
@@ -29,14 +32,24 @@ var (
 // Gather reads what Secrets Manager and KMS know about a secret's access:
 // the secret's ARN and resource policy (DescribeSecret, GetResourcePolicy)
 // and its key's ARN, manager and policy (kms DescribeKey, GetKeyPolicy with
-// PolicyName "default") — four API calls. A secret whose DescribeSecret has
-// no KmsKeyId uses the AWS managed key, looked up as alias/aws/secretsmanager.
+// PolicyName "default") — four API calls.
+//
+// The key is looked up in the secret's account and region, not the
+// credentials' own: a secret whose DescribeSecret has no KmsKeyId uses the
+// AWS managed key arn:aws:kms:<region>:<account>:alias/aws/secretsmanager,
+// and a bare key ID or alias name is made an ARN the same way. When KMS
+// refuses (AccessDeniedException) DescribeKey or GetKeyPolicy for the AWS
+// managed key — as it does for credentials of another account — Gather
+// returns KeyManager "AWS" and a nil KeyPolicy, for which
+// CheckGetSecretValue assumes the standard managed key policy, with no
+// error.
 //
 // The caller's side (Caller, CallerPolicies, CallerBoundary, Context) is
 // left for the caller to fill: Secrets Manager cannot report it. Errors wrap
 // the SDK's, so errors.As finds its typed exceptions. On error the returned
-// SecretAccess holds what was read before the failing call; GetKeyPolicy,
-// for one, is refused across accounts.
+// SecretAccess holds what was read before the failing call; GetKeyPolicy on
+// a customer managed key, for one, is refused across accounts unless its
+// key policy allows it.
 func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID string) (SecretAccess, error) {
 	var a SecretAccess
 	ds, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
@@ -63,8 +76,14 @@ func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID str
 	if keyID == "" {
 		keyID = ManagedKeyAlias
 	}
+	managed := keyID == ManagedKeyAlias || strings.HasSuffix(keyID, ":"+ManagedKeyAlias)
+	keyID = keyInSecretAccount(keyID, a.Secret)
 	dk, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
 	if err != nil {
+		if managed && refused(err) {
+			a.KeyARN, a.KeyManager = keyID, KeyManagerAWS
+			return a, nil
+		}
 		return a, fmt.Errorf("policy: describe key %q of secret %q: %w", keyID, secretID, err)
 	}
 	if dk.KeyMetadata == nil || aws.ToString(dk.KeyMetadata.Arn) == "" {
@@ -72,11 +91,14 @@ func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID str
 	}
 	a.KeyARN = aws.ToString(dk.KeyMetadata.Arn)
 	a.KeyManager = string(dk.KeyMetadata.KeyManager)
-	if a.KeyManager == "" && keyID == ManagedKeyAlias {
+	if a.KeyManager == "" && managed {
 		a.KeyManager = KeyManagerAWS
 	}
 	kp, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(a.KeyARN), PolicyName: aws.String("default")})
 	if err != nil {
+		if a.KeyManager == KeyManagerAWS && refused(err) {
+			return a, nil
+		}
 		return a, fmt.Errorf("policy: get key policy of %q (secret %q): %w", a.KeyARN, secretID, err)
 	}
 	doc, err := Parse([]byte(aws.ToString(kp.Policy)))
@@ -85,4 +107,28 @@ func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID str
 	}
 	a.KeyPolicy = doc
 	return a, nil
+}
+
+// keyInSecretAccount turns a key ID or alias name into an ARN in the
+// secret's partition, region and account, where Secrets Manager resolved
+// it; KMS would resolve a bare one in the credentials' account instead.
+func keyInSecretAccount(keyID, secretARN string) string {
+	if strings.HasPrefix(keyID, "arn:") {
+		return keyID
+	}
+	region, account := arnRegion(secretARN), arnAccount(secretARN)
+	partition, _, _ := strings.Cut(strings.TrimPrefix(secretARN, "arn:"), ":")
+	if region == "" || account == "" || partition == "" {
+		return keyID // the secret's account is unknown: leave it to KMS
+	}
+	if !strings.HasPrefix(keyID, "alias/") {
+		keyID = "key/" + keyID
+	}
+	return "arn:" + partition + ":kms:" + region + ":" + account + ":" + keyID
+}
+
+// refused reports whether KMS denied the request for lack of permission.
+func refused(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException"
 }

@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Lint checks. Each Finding's Check is one of these.
@@ -15,7 +17,9 @@ const (
 	// anonymous callers included.
 	CheckAllowNotPrincipal = "allow-not-principal"
 	// CheckFullAccess: secretsmanager:* (or *) granted to an account, role
-	// or user, which lets it rewrite this very policy and delete the secret.
+	// or user of another account than the secret's owner, which lets it
+	// rewrite this very policy and delete the secret. Skipped when the owner
+	// is unknown (see LintOptions.Owner).
 	CheckFullAccess = "full-access-granted"
 	// CheckNameWildcard: a secret ARN ending in "name-*" or "name*", which
 	// matches other secrets; Secrets Manager appends "-" and six characters
@@ -74,23 +78,37 @@ func restrictingKey(key string) bool {
 	return false
 }
 
+// LintOptions configure Lint.
+type LintOptions struct {
+	// Owner is the account that owns the secret. Empty: the account of the
+	// secret ARNs in the statements' Resource elements; when they name none
+	// (Resource "*"), the owner is unknown and CheckFullAccess is skipped,
+	// because it cannot tell another account from the owner's.
+	Owner string
+}
+
 // Lint checks a secret's resource policy for the mistakes that make
 // cross-account access fail or grant too much: broad access (like
 // ValidateResourcePolicy with BlockPublicPolicy), Allow with NotPrincipal,
-// secretsmanager:* granted to an account, name-* resource patterns, a
-// VersionStage condition that blocks plain reads, statements or elements
-// that can never match, duplicate Sids, unknown actions and statements
-// without a Principal. Findings come in statement order; nil means none.
-func Lint(doc *Document) []Finding {
+// secretsmanager:* granted to another account, name-* resource patterns, a
+// VersionStage condition that blocks plain reads, statements, elements or
+// conditions that can never match, duplicate Sids, unknown actions and
+// statements without a Principal. Findings come in statement order; nil
+// means none.
+func Lint(doc *Document, optFns ...func(*LintOptions)) []Finding {
 	if doc == nil {
 		return nil
 	}
+	var o LintOptions
+	for _, fn := range optFns {
+		fn(&o)
+	}
 	var out []Finding
 	sids := map[string]int{}
-	owner := ""
+	owner := o.Owner
 	for i := range doc.Statement {
 		for _, r := range doc.Statement[i].Resource {
-			if a := arnAccount(r); a != "" {
+			if a := arnAccount(r); a != "" && owner == "" {
 				owner = a
 			}
 		}
@@ -145,7 +163,7 @@ func lintPrincipal(st *Statement, owner string, add func(check, msg string)) {
 	}
 	if st.Principal.Wildcard || contains(st.Principal.AWS, "*") {
 		if !hasRestrictingCondition(st) {
-			add(CheckBroadAccess, "grants access to every principal (\"*\") without a condition on aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:SourceAccount, aws:SourceVpce or the like; BlockPublicPolicy rejects this policy")
+			add(CheckBroadAccess, "grants access to every principal (\"*\") without a condition that pins aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:SourceAccount, aws:SourceVpce or the like to fixed values; BlockPublicPolicy rejects this policy")
 		}
 		return
 	}
@@ -155,7 +173,7 @@ func lintPrincipal(st *Statement, owner string, add func(check, msg string)) {
 			grantsAll = true
 		}
 	}
-	if !grantsAll {
+	if !grantsAll || owner == "" {
 		return
 	}
 	for _, a := range st.Principal.AWS {
@@ -182,11 +200,48 @@ func hasRestrictingCondition(st *Statement) bool {
 		if !restrictingKey(c.Key) || c.negatedOp() || c.ifExistsOp() || c.setOp() == setForAll || c.isNull() {
 			continue
 		}
-		if !contains(c.Values, "*") {
+		broad := false
+		for j := range c.Values {
+			broad = broad || broadValue(c, j)
+		}
+		if !broad {
 			return true
 		}
 	}
 	return false
+}
+
+// broadValue reports whether the condition's j-th value, one of several
+// ORed, lets in principals of any account: "*", a wildcard in the account
+// (or organization) part under StringLike or ArnLike, or a /0 address block.
+func broadValue(c *Condition, j int) bool {
+	v := c.Values[j]
+	if v == "*" {
+		return true
+	}
+	switch c.c.kind {
+	case opIPAddress:
+		return c.c.nets[j].Bits() == 0
+	case opStringLike, opArnLike:
+	default:
+		return false // other operators take * and ? literally
+	}
+	if !strings.ContainsAny(v, "*?") {
+		return false
+	}
+	switch strings.ToLower(c.Key) {
+	case "aws:principalarn", "aws:sourcearn":
+		parts := strings.SplitN(v, ":", 6)
+		return len(parts) < 6 || strings.ContainsAny(parts[4], "*?")
+	case "aws:principalorgpaths", "aws:sourceorgpaths":
+		org, _, _ := strings.Cut(v, "/")
+		return strings.ContainsAny(org, "*?")
+	case "aws:userid":
+		// "AROAEXAMPLEID:*" is one role, any session.
+		id, _, found := strings.Cut(v, ":")
+		return !found || strings.ContainsAny(id, "*?")
+	}
+	return true // an account, organization, VPC or user: any wildcard widens it
 }
 
 func lintActions(st *Statement, add func(check, msg string)) {
@@ -270,32 +325,44 @@ func lintVersionStage(st *Statement, add func(check, msg string)) {
 	if readable == st.c.notAction {
 		return
 	}
+	absentOK := func(c *Condition) bool { return c.eval(&env{}).ok }
+	// A Deny denies plain reads only when every one of its VersionStage
+	// conditions holds without the key (a Null false beside limits it).
+	denyApplies := true
+	for i := range st.Condition {
+		if c := &st.Condition[i]; strings.EqualFold(c.Key, "secretsmanager:VersionStage") && !absentOK(c) {
+			denyApplies = false
+		}
+	}
 	for i := range st.Condition {
 		c := &st.Condition[i]
-		if !strings.EqualFold(c.Key, "secretsmanager:VersionStage") || c.ifExistsOp() {
+		if !strings.EqualFold(c.Key, "secretsmanager:VersionStage") {
 			continue
 		}
+		// What the condition says when the request has no VersionStage,
+		// by the evaluator's own rules.
+		absentOK := absentOK(c)
 		switch {
-		case c.isNull():
-			if st.Effect == Allow && contains(c.Values, "false") || st.Effect == Deny && contains(c.Values, "true") {
-				add(CheckVersionStage, c.Operator+" on secretsmanager:VersionStage: a plain GetSecretValue carries no VersionStage, so this "+verbFor(st.Effect)+" every plain read")
-			}
-		case st.Effect == Allow && !c.negatedOp() && c.setOp() != setForAll:
+		case st.Effect == Allow && !absentOK && c.isNull():
+			add(CheckVersionStage, c.Operator+" on secretsmanager:VersionStage requires the key, and a plain GetSecretValue carries no VersionStage, so this Allow fails every plain read; remove the condition")
+		case st.Effect == Allow && !absentOK:
 			add(CheckVersionStage, c.Operator+" on secretsmanager:VersionStage allows only callers that pass VersionStage; a plain GetSecretValue carries no VersionStage key and is denied. Use "+ifExists(c.Operator)+" to allow plain reads too")
-		case st.Effect == Deny && (c.negatedOp() || c.setOp() == setForAll):
-			add(CheckVersionStage, c.Operator+" on secretsmanager:VersionStage is true when the key is absent, so this Deny applies to every plain GetSecretValue; use "+ifExists(c.Operator)+" to deny only reads of other stages")
+		case st.Effect == Deny && denyApplies && c.isNull():
+			add(CheckVersionStage, c.Operator+" on secretsmanager:VersionStage is true when the key is absent, and a plain GetSecretValue carries no VersionStage, so this Deny denies every plain read")
+		case st.Effect == Deny && denyApplies:
+			add(CheckVersionStage, c.Operator+" on secretsmanager:VersionStage is true when the key is absent, so this Deny applies to every plain GetSecretValue; to deny only reads that name another stage, add "+
+				`"Null": {"secretsmanager:VersionStage": "false"}`+" to its Condition")
 		}
 	}
 }
 
-func verbFor(e Effect) string {
-	if e == Deny {
-		return "denies"
-	}
-	return "fails"
-}
-
+// ifExists names the operator that lets a plain read (no key) through: the
+// base operator with IfExists and without a set prefix, which would keep
+// ForAnyValue false for an absent key.
 func ifExists(op string) string {
+	if _, rest, ok := strings.Cut(op, ":"); ok {
+		op = rest
+	}
 	if strings.HasSuffix(strings.ToLower(op), "ifexists") {
 		return op
 	}
@@ -312,14 +379,89 @@ func lintConditions(st *Statement, add func(check, msg string)) {
 				}
 			}
 		}
-		if !c.isNull() || !contains(c.Values, "true") || len(c.Values) != 1 {
-			continue
-		}
 		for j := range st.Condition {
 			o := &st.Condition[j]
-			if j != i && strings.EqualFold(o.Key, c.Key) && !o.isNull() && !o.negatedOp() && !o.ifExistsOp() && o.setOp() != setForAll {
-				add(CheckNeverMatches, "Null requires "+c.Key+" to be absent while "+o.Operator+" requires it to be present; the statement never applies")
+			if j == i || !strings.EqualFold(o.Key, c.Key) {
+				continue
+			}
+			switch {
+			case c.isNull() && len(c.Values) == 1 && strings.EqualFold(c.Values[0], "true"):
+				if !o.isNull() && !o.negatedOp() && !o.ifExistsOp() && o.setOp() != setForAll {
+					add(CheckNeverMatches, "Null requires "+c.Key+" to be absent while "+o.Operator+" requires it to be present; the statement never applies")
+				}
+			case contradicts(c, o):
+				add(CheckNeverMatches, c.Operator+" and "+o.Operator+" on "+c.Key+" with "+quoteList(c.Values)+" cannot both hold; the statement never applies")
+			case j > i && disjointRange(c, o):
+				add(CheckNeverMatches, c.Operator+" "+quoteList(c.Values)+" and "+o.Operator+" "+quoteList(o.Values)+" on "+c.Key+" leave no value that meets both; the statement never applies")
 			}
 		}
 	}
+}
+
+// contradicts reports whether the positive condition pos and the negated
+// condition neg, on one key, can never both hold: pos needs a request value
+// that matches one of its values, neg needs no request value to match any
+// of its values, and neg lists every value pos does. When the key is absent
+// pos is false, unless it is IfExists.
+func contradicts(pos, neg *Condition) bool {
+	p, n := &pos.c, &neg.c
+	if p.kind != n.kind || p.negated || !n.negated || p.ifExists || p.set != setNone || n.set != setNone || p.kind == opNull {
+		return false
+	}
+	for _, v := range pos.Values {
+		listed := false
+		for _, w := range neg.Values {
+			listed = listed || v == w || (p.kind == opStringEqualsIgnoreCase && strings.EqualFold(v, w))
+		}
+		if !listed {
+			return false
+		}
+	}
+	return true
+}
+
+// disjointRange reports whether two Numeric or Date conditions on one key
+// bound it from below and above with nothing in between, e.g.
+// NumericGreaterThanEquals 10 with NumericLessThan 10. When the key is
+// absent a condition without IfExists is false, so one IfExists is not
+// enough to make the statement match.
+func disjointRange(a, b *Condition) bool {
+	lo, hi := a, b
+	if bound(lo) > 0 {
+		lo, hi = hi, lo
+	}
+	lb, hb := bound(lo), bound(hi)
+	if lb >= 0 || hb <= 0 || lo.c.set != setNone || hi.c.set != setNone || (lo.c.ifExists && hi.c.ifExists) {
+		return false
+	}
+	numeric := lo.c.kind >= opNumericEquals && lo.c.kind <= opNumericGreaterThanEquals
+	if numeric != (hi.c.kind >= opNumericEquals && hi.c.kind <= opNumericGreaterThanEquals) {
+		return false
+	}
+	// The values of one condition are ORed: the loosest bound counts.
+	var low, high float64
+	if numeric {
+		low, high = slices.Min(lo.c.nums), slices.Max(hi.c.nums)
+	} else {
+		low, high = float64(slices.MinFunc(lo.c.dates, time.Time.Compare).Unix()), float64(slices.MaxFunc(hi.c.dates, time.Time.Compare).Unix())
+	}
+	strict := lb == -2 || hb == 2
+	return low > high || (low == high && strict)
+}
+
+// bound classifies a Numeric or Date condition: -2 greater than, -1 greater
+// than or equal (lower bounds), 1 less than or equal, 2 less than (upper
+// bounds), 0 anything else.
+func bound(c *Condition) int {
+	switch c.c.kind {
+	case opNumericGreaterThan, opDateGreaterThan:
+		return -2
+	case opNumericGreaterThanEquals, opDateGreaterThanEquals:
+		return -1
+	case opNumericLessThanEquals, opDateLessThanEquals:
+		return 1
+	case opNumericLessThan, opDateLessThan:
+		return 2
+	}
+	return 0
 }

@@ -21,6 +21,7 @@ func TestLintCases(t *testing.T) {
 		Description string `json:"description"`
 		Cases       []struct {
 			Name   string          `json:"name"`
+			Owner  string          `json:"owner"`
 			Policy json.RawMessage `json:"policy"`
 			Want   []string        `json:"want"`
 		} `json:"cases"`
@@ -31,7 +32,7 @@ func TestLintCases(t *testing.T) {
 	for _, c := range f.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			doc := parseDoc(t, c.Policy, c.Name)
-			findings := policy.Lint(doc)
+			findings := policy.Lint(doc, func(o *policy.LintOptions) { o.Owner = c.Owner })
 			got := []string{}
 			for _, fd := range findings {
 				got = append(got, fmt.Sprintf("%s@%d", fd.Check, fd.Statement))
@@ -67,5 +68,22 @@ func TestLintMessages(t *testing.T) {
 	want := `Statement[0] (Sid "Reader"): secret-name-wildcard: "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-*" also matches other secrets whose names start with "prod/db-"; Secrets Manager appends "-" and six random characters to a name, so use "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-??????"`
 	if f[0].String() != want {
 		t.Errorf("String() =\n%s\nwant\n%s", f[0], want)
+	}
+}
+
+// TestLintVersionStageAdvice checks that the advice names an operator that
+// lets plain reads through: StringEqualsIfExists without a set prefix, which
+// would keep ForAnyValue false for an absent key.
+func TestLintVersionStageAdvice(t *testing.T) {
+	for _, op := range []string{"StringEquals", "ForAnyValue:StringEquals", "ForAnyValue:StringEqualsIfExists"} {
+		doc := policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"` + op + `":{"secretsmanager:VersionStage":"AWSCURRENT"}}}}`)
+		f := policy.Lint(doc)
+		if len(f) != 1 || f[0].Check != policy.CheckVersionStage || !strings.HasSuffix(f[0].Message, "Use StringEqualsIfExists to allow plain reads too") {
+			t.Errorf("%s: findings = %v", op, f)
+		}
+	}
+	deny := policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"StringNotEquals":{"secretsmanager:VersionStage":"AWSCURRENT"}}}}`)
+	if f := policy.Lint(deny); len(f) != 1 || !strings.Contains(f[0].Message, `add "Null": {"secretsmanager:VersionStage": "false"}`) {
+		t.Errorf("Deny: findings = %v", f)
 	}
 }

@@ -86,6 +86,16 @@ func TestParseErrors(t *testing.T) {
 		{"empty value list", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"k": []}}}}`, 0, "Condition.StringEquals.k: is an empty array"},
 		{"unterminated variable", `{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/${aws:username"}}`, 0, "unterminated policy variable"},
 		{"bad variable default", `{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"k": "${aws:username, x}"}}}}`, 0, "default must be in single quotes"},
+		{"NaN number", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericEquals": {"k": "NaN"}}}}`, 0, `"NaN" is not a number`},
+		{"Inf number", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericLessThan": {"k": "-Inf"}}}}`, 0, `"-Inf" is not a number`},
+		{"hexadecimal number", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericLessThan": {"k": "0x1p4"}}}}`, 0, `"0x1p4" is not a number`},
+		{"exponent as a date", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"DateLessThan": {"aws:EpochTime": "1e3"}}}}`, 0, `"1e3" is not a date`},
+		{"fractional epoch date", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"DateLessThan": {"aws:EpochTime": "1700000000.5"}}}}`, 0, `"1700000000.5" is not a date`},
+		{"duplicate Statement", `{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}, "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}`, -1, "policy: Statement: appears twice in one object"},
+		{"duplicate Effect", `{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Effect": "Allow", "Action": "*", "Resource": "*"}]}`, 1, "Statement[1].Effect: appears twice"},
+		{"duplicate principal type", `{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333", "AWS": "*"}, "Action": "*", "Resource": "*"}}`, 0, "Principal.AWS: appears twice"},
+		{"duplicate operator", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"a": "1"}, "StringEquals": {"b": "2"}}}}`, 0, "Condition.StringEquals: appears twice"},
+		{"duplicate condition key", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"a": "1", "a": "2"}}}}`, 0, "Condition.StringEquals.a: appears twice"},
 		{"statement not an object", `{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, 3]}`, 1, "must be a JSON object"},
 	}
 	for _, tt := range tests {
@@ -145,5 +155,26 @@ func TestDecisionText(t *testing.T) {
 	var d policy.Decision
 	if err := d.UnmarshalText([]byte("maybe")); err == nil {
 		t.Error("UnmarshalText accepted \"maybe\"")
+	}
+}
+
+// TestParseConditionValueForms checks the number and date forms IAM
+// accepts: decimal numbers, and ISO 8601 (W3C profile) dates or whole
+// seconds since the epoch.
+func TestParseConditionValueForms(t *testing.T) {
+	for _, c := range []struct{ op, value string }{
+		{"NumericEquals", "10"},
+		{"NumericLessThan", "-2.5"},
+		{"NumericLessThan", "1e3"},
+		{"DateLessThan", "1700000000"},
+		{"DateLessThan", "2026-01-02"},
+		{"DateLessThan", "2026-01-02T15:04:05Z"},
+		{"DateLessThan", "2026-01-02T15:04:05.123+02:00"},
+		{"DateLessThan", "2026-01-02T15:04Z"},
+	} {
+		doc := `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"` + c.op + `": {"k": "` + c.value + `"}}}}`
+		if _, err := policy.Parse([]byte(doc)); err != nil {
+			t.Errorf("%s %q: %v", c.op, c.value, err)
+		}
 	}
 }

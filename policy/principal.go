@@ -187,6 +187,26 @@ func (ps *principalSet) match(c *identity) grant {
 	return g
 }
 
+// entryFor returns the entry of the Principal element that names the caller
+// most strongly, as written ("*", an account ID, an ARN), and its grant; for
+// explanations, not for the evaluation path.
+func (ps *principalSet) entryFor(c *identity) (string, grant) {
+	if ps.any {
+		return "*", grantDirect
+	}
+	best, entry := grantNone, ""
+	for i := range ps.ids {
+		one := principalSet{ids: ps.ids[i : i+1]}
+		if g := one.match(c); g > best {
+			best, entry = g, ps.ids[i].arn
+		}
+	}
+	if entry == "" {
+		return c.arn, ps.match(c) // a service or federated principal
+	}
+	return entry, best
+}
+
 // excludes reports whether a NotPrincipal element exempts the caller. AWS
 // may check each identity in the caller's chain in turn (account, then role
 // or user, then session), so the caller is exempt only when every link is

@@ -44,7 +44,9 @@ type SecretAccess struct {
 	SecretPolicy *Document
 
 	// KeyARN is the ARN of the KMS key that encrypts the secret. Empty: the
-	// AWS managed key aws/secretsmanager of the secret's account.
+	// AWS managed key aws/secretsmanager of the secret's account. An AWS
+	// managed key always belongs to the secret's account: one of another
+	// account is invalid input, and the report says so.
 	KeyARN string
 	// KeyManager is "AWS" (aws/secretsmanager) or "CUSTOMER". Empty: "AWS"
 	// when KeyARN is empty or an alias/aws/ alias, else "CUSTOMER".
@@ -90,6 +92,11 @@ type Report struct {
 	Caller, Secret, KeyARN string
 	// CrossAccount reports that the caller's account is not the secret's.
 	CrossAccount bool
+	// KeyCrossAccount reports that the caller's account is not the KMS
+	// key's, so the key policy and the caller's identity policy must both
+	// allow kms:Decrypt. A key in a third account makes it true even when
+	// CrossAccount is false.
+	KeyCrossAccount bool
 	// Layers are every layer's verdict, failing ones first, each group in
 	// the order secret policy, identity policy, permissions boundary (when
 	// there is one), KMS key policy, KMS identity policy.
@@ -103,10 +110,16 @@ type Report struct {
 // kms:ViaService secretsmanager.<region>.amazonaws.com and the encryption
 // context SecretARN = the secret's ARN (Evaluate's KMS rules). A secret
 // encrypted with the AWS managed key aws/secretsmanager cannot be read from
-// another account, whatever the policies say. It makes no API calls.
+// another account than the secret's, whatever the policies say; an AWS
+// managed key ARN of another account than the secret's fails the KMS key
+// policy layer as invalid input. It makes no API calls.
 func CheckGetSecretValue(a SecretAccess) Report {
 	caller := parseIdentity(a.Caller)
+	managed := a.KeyManager == KeyManagerAWS || (a.KeyManager == "" && (a.KeyARN == "" || strings.Contains(a.KeyARN, "alias/aws/")))
 	owner := arnAccount(a.Secret)
+	if owner == "" && managed {
+		owner = arnAccount(a.KeyARN) // a managed key lives in the secret's account
+	}
 	if owner == "" {
 		owner = caller.account
 	}
@@ -118,7 +131,6 @@ func CheckGetSecretValue(a SecretAccess) Report {
 	if keyARN == "" {
 		keyARN = "arn:aws:kms:" + region + ":" + owner + ":" + ManagedKeyAlias
 	}
-	managed := a.KeyManager == KeyManagerAWS || (a.KeyManager == "" && (a.KeyARN == "" || strings.Contains(a.KeyARN, "alias/aws/")))
 	keyOwner := arnAccount(keyARN)
 	if keyOwner == "" {
 		keyOwner = owner
@@ -144,16 +156,21 @@ func CheckGetSecretValue(a SecretAccess) Report {
 	var km analysis
 	km.run(&Request{Principal: a.Caller, Action: "kms:Decrypt", Resource: keyARN, Context: kctx},
 		&Policies{Identity: a.CallerPolicies, Resource: keyPolicy, ResourceOwner: keyOwner, Boundary: a.CallerBoundary})
-	managedCross := managed && km.cross
+	// The managed key serves only its own account, which is the secret's:
+	// what counts is the caller against the secret's owner, whatever
+	// account a (mistaken) key ARN names.
+	managedCross := managed && caller.account != "" && caller.account != owner
+	foreignManagedKey := managed && keyOwner != owner
 
-	r := Report{Caller: a.Caller, Secret: a.Secret, KeyARN: keyARN, CrossAccount: sm.cross}
-	b := reportBuilder{a: &a, caller: &caller, sm: &sm, km: &km, keyARN: keyARN, region: region, managed: managed, managedCross: managedCross, assumedKeyPolicy: assumedKeyPolicy}
+	r := Report{Caller: a.Caller, Secret: a.Secret, KeyARN: keyARN, CrossAccount: sm.cross, KeyCrossAccount: km.cross}
+	b := reportBuilder{a: &a, caller: &caller, sm: &sm, km: &km, keyARN: keyARN, keyOwner: keyOwner, owner: owner, region: region,
+		keyPolicy: keyPolicy, managed: managed, managedCross: managedCross, foreignManagedKey: foreignManagedKey, assumedKeyPolicy: assumedKeyPolicy}
 	layers := []Layer{b.secretLayer(), b.identityLayer()}
 	if a.CallerBoundary != nil {
 		layers = append(layers, b.boundaryLayer())
 	}
 	layers = append(layers, b.keyLayer(), b.keyIdentityLayer())
-	r.Allowed = sm.decision == Allowed && km.decision == Allowed && !managedCross
+	r.Allowed = sm.decision == Allowed && km.decision == Allowed && !managedCross && !foreignManagedKey
 	for _, l := range layers {
 		if !l.OK {
 			r.Layers = append(r.Layers, l)
@@ -215,13 +232,61 @@ func managedKeyPolicy(account, region string) *Document {
 
 // reportBuilder turns the two analyses into layers.
 type reportBuilder struct {
-	a                *SecretAccess
-	caller           *identity
-	sm, km           *analysis
-	keyARN, region   string
-	managed          bool
-	managedCross     bool
-	assumedKeyPolicy bool
+	a               *SecretAccess
+	caller          *identity
+	sm, km          *analysis
+	keyARN, region  string
+	owner, keyOwner string    // accounts of the secret and of the key
+	keyPolicy       *Document // as evaluated: given or assumed
+	managed         bool
+	managedCross    bool
+	// foreignManagedKey: an AWS managed key of another account than the
+	// secret's, which cannot be the secret's key.
+	foreignManagedKey bool
+	assumedKeyPolicy  bool
+}
+
+// holder names who an identity policy or boundary is attached to: the role
+// for a role session, which cannot hold policies itself.
+func (b *reportBuilder) holder() string {
+	p := b.caller.grantPrincipal()
+	switch b.caller.kind {
+	case kindRole, kindSession:
+		return "the role " + p
+	case kindUser:
+		return "the user " + p
+	}
+	return p
+}
+
+// granted says whom statement ref of doc, an Allow that applied, names for
+// the caller: `names "444455556666", the caller's account` or `allows
+// "arn:aws:iam::...:role/app"`. It quotes the Principal entry that matched,
+// which is often not the caller's own ARN.
+func (b *reportBuilder) granted(doc *Document, ref StatementRef, action string) string {
+	head := ref.String() + " "
+	if doc == nil || ref.Index >= len(doc.Statement) || doc.Statement[ref.Index].c.principal == nil {
+		return head + "allows " + action + " for " + b.caller.describe()
+	}
+	c := &doc.Statement[ref.Index].c
+	if c.notPrincipal {
+		return head + "allows " + action + " for every principal its NotPrincipal does not list, " + b.caller.describe() + " among them"
+	}
+	entry, g := c.principal.entryFor(b.caller)
+	switch {
+	case entry == "*":
+		return head + `allows ` + action + ` for every principal ("*") under its conditions, ` + b.caller.describe() + " among them"
+	case g == grantAccount && isAccountID(entry):
+		return head + "names the caller's account " + entry + ", which lets that account's IAM policies allow " + action
+	case g == grantAccount:
+		return head + "names " + strconvQuote(entry) + ", the caller's account, which lets that account's IAM policies allow " + action
+	case g == grantRole && b.caller.kind == kindSession:
+		return head + "allows " + action + " for the role " + strconvQuote(entry) + ", whose session " + b.caller.arn + " is the caller"
+	}
+	if entry != b.caller.arn {
+		entry = strconvQuote(entry)
+	}
+	return head + "allows " + action + " for " + entry
 }
 
 // layerDecision is a policy's own verdict.
@@ -276,17 +341,18 @@ func (b *reportBuilder) secretLayer() Layer {
 		l.Fix = denyFix(l.Statements, "secret's resource policy")
 	case sm.cross && g == grantNone:
 		l.Reason = "no resource policy allows secretsmanager:GetSecretValue for " + b.caller.describe() + none + near
-		l.Fix = "a caller in another account needs the secret's resource policy to allow it; add this statement to it (put-resource-policy): " +
-			statementJSON(grantStatement{Effect: "Allow", Principal: map[string]string{"AWS": b.caller.grantPrincipal()}, Action: "secretsmanager:GetSecretValue", Resource: "*"})
+		stmt := statementJSON(grantStatement{Effect: "Allow", Principal: map[string]string{"AWS": b.caller.grantPrincipal()}, Action: "secretsmanager:GetSecretValue", Resource: "*"})
+		l.Fix = "add this statement to the secret's resource policy (put-resource-policy), which a caller in another account needs: " + stmt
 		if versionStage {
-			l.Fix = "change the VersionStage condition to StringEqualsIfExists (a plain GetSecretValue sends no secretsmanager:VersionStage), or " + l.Fix
+			l.Fix = "change the VersionStage condition to StringEqualsIfExists, because a plain GetSecretValue sends no secretsmanager:VersionStage; " +
+				"or add this statement to the secret's resource policy (put-resource-policy): " + stmt
 		}
 	case sm.cross:
 		l.OK = true
-		l.Reason = l.Statements[0].String() + " allows " + b.caller.describe()
+		l.Reason = b.granted(b.a.SecretPolicy, l.Statements[0], "secretsmanager:GetSecretValue")
 	case direct:
 		l.OK = true
-		l.Reason = l.Statements[0].String() + " allows " + b.caller.describe() + " directly"
+		l.Reason = b.granted(b.a.SecretPolicy, l.Statements[0], "secretsmanager:GetSecretValue") + ", directly"
 	case g == grantAccount:
 		l.OK = true
 		l.Reason = l.Statements[0].String() + " names the account " + b.caller.account + ", which delegates to its IAM policies; in the same account the identity policy decides"
@@ -305,7 +371,7 @@ func (b *reportBuilder) identityLayer() Layer {
 	direct := g == grantDirect || (g == grantRole && sm.boundaryOK)
 	l.Required = sm.cross || !direct
 	near, _ := nearReasons(&sm.identity, &sm.e)
-	fix := "attach to " + b.caller.describe() + " an identity policy with: " +
+	fix := "attach to " + b.holder() + " an identity policy with: " +
 		statementJSON(grantStatement{Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: b.a.Secret})
 	switch {
 	case l.Decision == ExplicitDeny:
@@ -376,7 +442,7 @@ func (b *reportBuilder) boundaryLayer() Layer {
 		return l
 	}
 	l.Reason = "the permissions boundary does not allow " + strings.Join(missing, " or ") + "; a boundary caps what identity policies (and resource policies naming the role) grant"
-	l.Fix = "add " + strings.Join(missing, " and ") + " to the permissions boundary of " + b.caller.describe()
+	l.Fix = "add " + strings.Join(missing, " and ") + " to the permissions boundary of " + b.holder()
 	return l
 }
 
@@ -391,6 +457,10 @@ func (b *reportBuilder) keyLayer() Layer {
 	}
 	near, _ := nearReasons(&km.resource, &km.e)
 	switch {
+	case b.foreignManagedKey:
+		l.Reason = "invalid input: " + b.keyARN + " is an AWS managed key of account " + b.keyOwner + ", but the secret belongs to account " + b.owner +
+			"; an AWS managed key encrypts only secrets of its own account, so this is not the secret's key (was it looked up with credentials of another account?)"
+		l.Fix = "give the key ARN that DescribeSecret reports for the secret in account " + b.owner + ", or leave KeyARN empty for that account's aws/secretsmanager"
 	case b.managedCross:
 		l.Reason = "the secret is encrypted with the AWS managed key aws/secretsmanager, which cannot be used from another account, whatever the policies say"
 		l.Fix = "encrypt the secret with a customer managed key whose key policy allows the caller kms:Decrypt (update-secret --kms-key-id), then put a new secret value: versions already stored stay encrypted under aws/secretsmanager"
@@ -408,12 +478,12 @@ func (b *reportBuilder) keyLayer() Layer {
 		if !km.cross {
 			l.Fix += " (or one naming the account root, which delegates to IAM policies)"
 		}
-	case g == grantAccount && !km.cross:
-		l.OK = true
-		l.Reason = l.Statements[0].String() + " names the account root, which delegates kms:Decrypt to IAM policies" + assumed
 	default:
 		l.OK = true
-		l.Reason = l.Statements[0].String() + " allows kms:Decrypt for " + b.caller.describe() + assumed
+		l.Reason = b.granted(b.keyPolicy, l.Statements[0], "kms:Decrypt") + assumed
+		if km.cross {
+			l.Reason += "; the key is in account " + b.keyOwner + ", not the caller's"
+		}
 	}
 	return l
 }
@@ -432,12 +502,15 @@ func (b *reportBuilder) keyIdentityLayer() Layer {
 	// In the same account the identity policy matters only when the key
 	// policy delegates to IAM; when the key policy grants nothing, the fix
 	// belongs to the key policy layer.
-	l.Required = !b.managedCross && (km.cross || km.resource.grant == grantAccount)
+	l.Required = !b.managedCross && !b.foreignManagedKey && (km.cross || km.resource.grant == grantAccount)
 	near, _ := nearReasons(&km.identity, &km.e)
 	switch {
 	case l.Decision == ExplicitDeny:
 		l.Reason = l.Statements[0].String() + " explicitly denies kms:Decrypt"
 		l.Fix = denyFix(l.Statements, "caller's identity policy")
+	case b.foreignManagedKey:
+		l.OK = true
+		l.Reason = "not considered: the key given is not the secret's"
 	case b.managedCross:
 		l.OK = true
 		l.Reason = "not considered: the AWS managed key cannot be used from another account"
@@ -456,10 +529,10 @@ func (b *reportBuilder) keyIdentityLayer() Layer {
 	default:
 		why := "the key policy delegates to IAM policies"
 		if km.cross {
-			why = "a caller in another account needs its identity policy to allow the key as well as the key policy"
+			why = "the key is in account " + b.keyOwner + "; a caller in another account needs its identity policy to allow the key as well as the key policy"
 		}
 		l.Reason = "no identity policy allows kms:Decrypt on " + b.keyARN + "; " + why + near
-		l.Fix = "attach to " + b.caller.describe() + " an identity policy with: " +
+		l.Fix = "attach to " + b.holder() + " an identity policy with: " +
 			statementJSON(grantStatement{Effect: "Allow", Action: "kms:Decrypt", Resource: b.keyARN, Condition: b.viaCondition()})
 	}
 	return l
@@ -497,7 +570,11 @@ func (r Report) String() string {
 	if r.CrossAccount {
 		b.WriteString(" (cross-account)")
 	}
-	b.WriteString("\n  key " + r.KeyARN + "\n")
+	b.WriteString("\n  key " + r.KeyARN)
+	if r.KeyCrossAccount {
+		b.WriteString(" (cross-account)")
+	}
+	b.WriteString("\n")
 	b.WriteString("result: " + verdict + "\n")
 	for _, l := range r.Layers {
 		mark := "ok  "

@@ -117,6 +117,10 @@ func checkReportShape(t *testing.T, r policy.Report) {
 			if l.Fix == "" {
 				t.Errorf("failing layer %q has no fix", l.Name)
 			}
+			// Policies attach to a role, never to one of its sessions.
+			if strings.Contains(l.Fix, ":assumed-role/") {
+				t.Errorf("layer %q: fix names a role session: %s", l.Name, l.Fix)
+			}
 		}
 		if l.Reason == "" {
 			t.Errorf("layer %q has no reason", l.Name)
@@ -209,4 +213,82 @@ func TestCheckGetSecretValueDoesNotModifyContext(t *testing.T) {
 	if len(ctx) != 1 {
 		t.Errorf("Context was modified: %v", ctx)
 	}
+}
+
+func TestReportWording(t *testing.T) {
+	const (
+		secret  = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf"
+		session = "arn:aws:sts::111122223333:assumed-role/app/i-0abc"
+		role    = "arn:aws:iam::111122223333:role/app"
+	)
+	layer := func(r policy.Report, name string) policy.Layer {
+		t.Helper()
+		for _, l := range r.Layers {
+			if l.Name == name {
+				return l
+			}
+		}
+		t.Fatalf("no layer %q in\n%s", name, r)
+		return policy.Layer{}
+	}
+
+	t.Run("fixes name the role of a session", func(t *testing.T) {
+		r := policy.CheckGetSecretValue(policy.SecretAccess{
+			Caller: session, Secret: secret,
+			CallerBoundary: policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`),
+			KeyARN:         "arn:aws:kms:us-east-1:111122223333:key/k", KeyManager: "CUSTOMER",
+			KeyPolicy: policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}`),
+		})
+		for name, want := range map[string]string{
+			policy.LayerIdentity:    "attach to the role " + role + " an identity policy",
+			policy.LayerBoundary:    "to the permissions boundary of the role " + role,
+			policy.LayerKeyIdentity: "attach to the role " + role + " an identity policy",
+		} {
+			if l := layer(r, name); l.OK || !strings.Contains(l.Fix, want) {
+				t.Errorf("%s fix = %q, want it to contain %q", name, l.Fix, want)
+			}
+		}
+	})
+
+	t.Run("VersionStage fix is two clear alternatives", func(t *testing.T) {
+		r := policy.CheckGetSecretValue(policy.SecretAccess{
+			Caller: "arn:aws:iam::444455556666:role/reader", Secret: secret,
+			SecretPolicy: policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"StringEquals":{"secretsmanager:VersionStage":"AWSCURRENT"}}}}`),
+		})
+		want := "change the VersionStage condition to StringEqualsIfExists, because a plain GetSecretValue sends no secretsmanager:VersionStage; " +
+			`or add this statement to the secret's resource policy (put-resource-policy): {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/reader"}`
+		if l := layer(r, policy.LayerSecretPolicy); !strings.HasPrefix(l.Fix, want) {
+			t.Errorf("fix = %q\nwant prefix %q", l.Fix, want)
+		}
+	})
+
+	t.Run("key in a third account", func(t *testing.T) {
+		r := policy.CheckGetSecretValue(policy.SecretAccess{
+			Caller: session, Secret: secret,
+			CallerPolicies: []*policy.Document{policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","kms:Decrypt"],"Resource":"*"}}`)},
+			KeyARN:         "arn:aws:kms:us-east-1:777788889999:key/k", KeyManager: "CUSTOMER",
+			KeyPolicy: policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:Decrypt","Resource":"*"}}`),
+		})
+		if !r.Allowed || r.CrossAccount || !r.KeyCrossAccount {
+			t.Errorf("Allowed, CrossAccount, KeyCrossAccount = %v, %v, %v; want true, false, true", r.Allowed, r.CrossAccount, r.KeyCrossAccount)
+		}
+		if !strings.Contains(r.String(), "  key arn:aws:kms:us-east-1:777788889999:key/k (cross-account)\n") {
+			t.Errorf("the key line does not say cross-account:\n%s", r)
+		}
+		want := `key policy Statement[0] names "arn:aws:iam::111122223333:root", the caller's account, which lets that account's IAM policies allow kms:Decrypt; the key is in account 777788889999, not the caller's`
+		if l := layer(r, policy.LayerKeyPolicy); l.Reason != want {
+			t.Errorf("key policy reason = %q\nwant %q", l.Reason, want)
+		}
+	})
+
+	t.Run("secret policy names the account", func(t *testing.T) {
+		r := policy.CheckGetSecretValue(policy.SecretAccess{
+			Caller: "arn:aws:iam::444455556666:role/reader", Secret: secret,
+			SecretPolicy: policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}}`),
+		})
+		want := "resource policy Statement[0] names the caller's account 444455556666, which lets that account's IAM policies allow secretsmanager:GetSecretValue"
+		if l := layer(r, policy.LayerSecretPolicy); l.Reason != want {
+			t.Errorf("secret policy reason = %q\nwant %q", l.Reason, want)
+		}
+	})
 }

@@ -142,13 +142,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	offlineOnly := o.secretPolicy != "" || o.keyARN != "" || o.keyPolicy != "" || o.keyManager != ""
 	if o.demo || len(args) == 0 {
-		if o.secretID != "" || o.caller != "" || o.offline || offlineOnly {
-			return usage("-demo takes no other flags")
+		if o.secretID != "" || o.caller != "" || o.offline || offlineOnly ||
+			len(o.identity) > 0 || o.boundary != "" || len(o.contextKV) > 0 || o.region != "" || o.endpoint != "" {
+			return usage("-demo takes no other flags (it brings its own secret, caller, policies and emulator)")
 		}
 		return runDemo(ctx, stdout, stderr)
 	}
 	if o.secretID == "" || o.caller == "" {
 		return usage("-secret-id and -caller are required (or -demo)")
+	}
+	if !validCaller(o.caller) {
+		return usage("-caller %q is not an IAM or STS principal ARN; want arn:aws:iam::ACCOUNT:role/NAME, arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:root or arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION", o.caller)
 	}
 	if offlineOnly && !o.offline {
 		return usage("-secret-policy, -key-arn, -key-policy and -key-manager need -offline")
@@ -223,13 +227,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return report(stdout, a, o.lint)
 }
 
+// validCaller reports whether s is an IAM or STS principal ARN a policy can
+// name: a role, user or account root, or a role session or federated user.
+func validCaller(s string) bool {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[3] != "" || !isAccountID(parts[4]) {
+		return false
+	}
+	res := parts[5]
+	switch parts[2] {
+	case "iam":
+		for _, p := range []string{"role/", "user/"} {
+			if name, ok := strings.CutPrefix(res, p); ok {
+				return name != "" && !strings.HasSuffix(name, "/") && !strings.ContainsAny(name, "*?")
+			}
+		}
+		return res == "root"
+	case "sts":
+		if r, ok := strings.CutPrefix(res, "assumed-role/"); ok {
+			role, session, ok := strings.Cut(r, "/")
+			return ok && role != "" && session != "" && !strings.ContainsAny(r, "*?")
+		}
+		name, ok := strings.CutPrefix(res, "federated-user/")
+		return ok && name != "" && !strings.ContainsAny(name, "*?")
+	}
+	return false
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // report prints the access report (and lint findings) and returns the exit
 // status it implies.
 func report(w io.Writer, a policy.SecretAccess, lint bool) int {
 	r := policy.CheckGetSecretValue(a)
 	fmt.Fprint(w, r)
 	if lint && a.SecretPolicy != nil {
-		for _, f := range policy.Lint(a.SecretPolicy) {
+		// The secret's ARN tells Lint its owner, so a grant of
+		// secretsmanager:* to the owner's own roles is not flagged.
+		owner := ""
+		if parts := strings.SplitN(a.Secret, ":", 6); len(parts) == 6 && isAccountID(parts[4]) {
+			owner = parts[4]
+		}
+		for _, f := range policy.Lint(a.SecretPolicy, func(o *policy.LintOptions) { o.Owner = owner }) {
 			fmt.Fprintln(w, "  lint: secret policy "+f.String())
 		}
 	}

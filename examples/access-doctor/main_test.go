@@ -146,6 +146,38 @@ func TestOffline(t *testing.T) {
 	}
 }
 
+func TestCallerForms(t *testing.T) {
+	for _, caller := range []string{
+		"arn:aws:iam::444455556666:role/reader",
+		"arn:aws:iam::444455556666:role/path/to/reader",
+		"arn:aws:iam::444455556666:user/alice",
+		"arn:aws:iam::444455556666:root",
+		"arn:aws:sts::444455556666:assumed-role/reader/i-0abc",
+		"arn:aws:sts::444455556666:federated-user/bob",
+		"arn:aws-cn:iam::444455556666:role/reader",
+	} {
+		if code, out, errOut := runCmd(t, "-offline", "-secret-id", testSecretARN, "-caller", caller); code == exitUsage {
+			t.Errorf("-caller %s: exit %d\n%s%s", caller, code, out, errOut)
+		}
+	}
+}
+
+// TestLintKnowsTheOwner checks that lint is told the secret's account: a
+// grant of secretsmanager:* to the owner's own role is not flagged, one to
+// another account is.
+func TestLintKnowsTheOwner(t *testing.T) {
+	p := writePolicies(t, map[string]string{
+		"identity": testPolicies["identity"],
+		"admin": `{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/admin"},"Action":"secretsmanager:*","Resource":"*"},
+			{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"secretsmanager:*","Resource":"*"}]}`,
+	})
+	_, out, _ := runCmd(t, "-offline", "-secret-id", testSecretARN, "-caller", "arn:aws:iam::111122223333:role/app", "-identity-policy", p["identity"], "-secret-policy", p["admin"])
+	if !strings.Contains(out, "lint: secret policy Statement[1]: full-access-granted") || strings.Contains(out, "Statement[0]: full-access-granted") {
+		t.Errorf("lint findings:\n%s", out)
+	}
+}
+
 func TestOfflineWithoutIdentityPolicies(t *testing.T) {
 	code, out, errOut := runCmd(t, "-offline", "-secret-id", testSecretARN, "-caller", "arn:aws:iam::111122223333:role/app")
 	if code != exitDenied || !strings.Contains(out, "FAIL identity policy") {
@@ -226,6 +258,17 @@ func TestUsage(t *testing.T) {
 		{"not JSON", []string{"-offline", "-secret-id", testSecretARN, "-caller", testCaller, "-secret-policy", p["not-a-json"]}, "malformed JSON"},
 		{"missing file", []string{"-offline", "-secret-id", testSecretARN, "-caller", testCaller, "-identity-policy", "/nonexistent/x.json"}, "no such file"},
 		{"demo with other flags", []string{"-demo", "-caller", testCaller}, "-demo takes no other flags"},
+		{"demo with an identity policy", []string{"-demo", "-identity-policy", p["identity"]}, "-demo takes no other flags"},
+		{"demo with a boundary", []string{"-demo", "-boundary", p["boundary"]}, "-demo takes no other flags"},
+		{"demo with a context key", []string{"-demo", "-context", "aws:SourceIp=10.0.0.1"}, "-demo takes no other flags"},
+		{"demo with a region", []string{"-demo", "-region", "eu-west-1"}, "-demo takes no other flags"},
+		{"demo with an endpoint", []string{"-demo", "-endpoint", "http://127.0.0.1:1"}, "-demo takes no other flags"},
+		{"caller not an ARN", []string{"-offline", "-secret-id", testSecretARN, "-caller", "reader"}, `-caller "reader" is not an IAM or STS principal ARN`},
+		{"caller an account ID", []string{"-offline", "-secret-id", testSecretARN, "-caller", "444455556666"}, "is not an IAM or STS principal ARN"},
+		{"caller of another service", []string{"-offline", "-secret-id", testSecretARN, "-caller", "arn:aws:s3:::bucket"}, "is not an IAM or STS principal ARN"},
+		{"caller a role path only", []string{"-offline", "-secret-id", testSecretARN, "-caller", "arn:aws:iam::444455556666:role/"}, "is not an IAM or STS principal ARN"},
+		{"caller with a wildcard", []string{"-offline", "-secret-id", testSecretARN, "-caller", "arn:aws:iam::444455556666:role/*"}, "is not an IAM or STS principal ARN"},
+		{"caller session without a session name", []string{"-offline", "-secret-id", testSecretARN, "-caller", "arn:aws:sts::444455556666:assumed-role/reader"}, "is not an IAM or STS principal ARN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
