@@ -38,8 +38,12 @@ const (
 // policy. Its patterns are compiled by Parse; a Document is immutable and
 // safe for concurrent use by Evaluate.
 type Document struct {
-	Version   string
-	ID        string
+	// Version is the policy language version, "2012-10-17" or
+	// "2008-10-17" (which has no policy variables); empty if absent.
+	Version string
+	// ID is the optional Id element.
+	ID string
+	// Statement holds the statements in document order.
 	Statement []Statement
 }
 
@@ -48,14 +52,22 @@ type Document struct {
 // Resource and NotResource, is non-nil; Principal and NotPrincipal are nil
 // when absent.
 type Statement struct {
-	Sid          string
-	Effect       Effect
+	// Sid is the optional statement id.
+	Sid string
+	// Effect is Allow or Deny.
+	Effect Effect
+	// Principal and NotPrincipal are the principals a resource or key
+	// policy statement applies to, or does not.
 	Principal    *Principal
 	NotPrincipal *Principal
-	Action       []string
-	NotAction    []string
-	Resource     []string
-	NotResource  []string
+	// Action and NotAction are action patterns such as
+	// "secretsmanager:Get*", matched case-insensitively.
+	Action    []string
+	NotAction []string
+	// Resource and NotResource are ARN patterns with * and ?, matched
+	// case-sensitively.
+	Resource    []string
+	NotResource []string
 	// Condition holds one entry per (operator, key) pair, sorted by
 	// operator then key.
 	Condition []Condition
@@ -66,10 +78,16 @@ type Statement struct {
 // Principal is a Principal or NotPrincipal element. "Principal": "*" sets
 // Wildcard; {"AWS": "*"} puts "*" in AWS, which AWS treats the same way.
 type Principal struct {
-	Wildcard      bool
-	AWS           []string
-	Service       []string
-	Federated     []string
+	// Wildcard is set by "Principal": "*".
+	Wildcard bool
+	// AWS lists account ids, account roots, role, user and assumed-role
+	// ARNs, or "*".
+	AWS []string
+	// Service lists service principals, e.g. "lambda.amazonaws.com".
+	Service []string
+	// Federated lists identity providers.
+	Federated []string
+	// CanonicalUser lists S3 canonical user ids.
 	CanonicalUser []string
 }
 
@@ -77,9 +95,14 @@ type Principal struct {
 // {"StringEquals": {"aws:PrincipalOrgID": ["o-1", "o-2"]}} gives Operator
 // "StringEquals", Key "aws:PrincipalOrgID", Values ["o-1", "o-2"].
 type Condition struct {
+	// Operator is the condition operator as written, including any
+	// ForAnyValue:/ForAllValues: prefix and IfExists suffix.
 	Operator string
-	Key      string
-	Values   []string
+	// Key is the condition key, e.g. "aws:PrincipalOrgID"; keys match
+	// case-insensitively.
+	Key string
+	// Values are the values to compare with; any one may match.
+	Values []string
 
 	c cond
 }
@@ -89,10 +112,14 @@ type Condition struct {
 // is a single object) or -1 for the document itself; Element names the
 // offending element, e.g. "Effect" or "Condition.StringEquals".
 type ParseError struct {
+	// Statement is the statement index, or -1 for the document itself.
 	Statement int
-	Element   string
-	Msg       string
-	Err       error // the underlying JSON error, if any
+	// Element is the offending element's path within the statement.
+	Element string
+	// Msg says what is wrong.
+	Msg string
+	// Err is the underlying JSON error, if any.
+	Err error
 }
 
 // Error renders the error as "policy: Statement[i].Element: message".

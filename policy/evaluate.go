@@ -121,12 +121,14 @@ func (k PolicyKind) String() string {
 
 // StatementRef points at one statement of the policies evaluated.
 type StatementRef struct {
+	// Kind is the kind of policy the statement is in.
 	Kind PolicyKind
 	// Policy is the index in Policies.Identity or Policies.SCPs; 0 for the
 	// other kinds.
 	Policy int
 	// Index is the statement's index in its document's Statement array.
-	Index  int
+	Index int
+	// Sid and Effect are copied from the statement.
 	Sid    string
 	Effect Effect
 }
@@ -148,6 +150,7 @@ func (r StatementRef) String() string {
 
 // Result is the outcome of Evaluate.
 type Result struct {
+	// Decision is ImplicitDeny, Allowed or ExplicitDeny.
 	Decision Decision
 	// Statements are the statements that decided: the Deny statements that
 	// applied for ExplicitDeny, the Allow statements that granted for

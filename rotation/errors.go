@@ -30,6 +30,7 @@ type StepError struct {
 	Err      error  // the cause
 }
 
+// Error names the step, the secret and the token, then the cause.
 func (e *StepError) Error() string {
 	return fmt.Sprintf("rotation: %s of secret %q with token %q: %v", e.Step, e.SecretID, e.Token, e.Err)
 }
