@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"golang.org/x/sync/singleflight"
 )
 
 // Client is the part of the Secrets Manager API the cache uses.
@@ -35,7 +34,6 @@ type Cache struct {
 	maxStale int64     // opts.MaxStale, typed for the hit path
 	base     time.Time // origin of the cache's nanosecond clock
 	ix       *index
-	group    singleflight.Group // keyed by entry key
 
 	// ctx is cancelled by Close; shared fetches stop with it.
 	ctx    context.Context
@@ -44,8 +42,37 @@ type Cache struct {
 	lifeMu    sync.Mutex // orders wg.Add against Close's wg.Wait
 	closed    atomic.Bool
 	closeOnce sync.Once
-	wg        sync.WaitGroup // shared fetches and background refreshes
-	inflight  atomic.Int64   // background refreshes running, for tests
+	wg        sync.WaitGroup // flights and the OnChange goroutine
+	inflight  atomic.Int64   // flights running, for tests
+
+	// deniedMu guards denied: the secret ids whose DescribeSecret was
+	// denied. It is per secret, not per entry, so the fallback and its one
+	// log line survive the eviction or Invalidate of any one entry.
+	deniedMu sync.Mutex
+	denied   map[string]struct{}
+
+	// metaMu guards labels and recent, what the cache knows of a secret
+	// beyond its entries. Both are bounded; forgetting costs at most an
+	// API call.
+	metaMu sync.Mutex
+	// labels holds, per secret id, the custom staging labels read with
+	// WithStage (not the AWS ones), so that a DescribeSecret answer can
+	// repoint their entries even once the label is gone.
+	labels map[string][]string
+	// recent holds, per secret id, the last DescribeSecret answer while
+	// it is younger than MinRefreshInterval, for first fetches of other
+	// stages; expired answers are purged when recentCap is reached.
+	recent    map[string]described
+	recentCap int
+
+	// changeMu guards changes and callbackErr, and orders the publishing
+	// of a moved AWSCURRENT with its queueing, so OnChange sees changes in
+	// the order they were published.
+	changeMu    sync.Mutex
+	changes     []change
+	callbackErr error         // the first OnChange panic, for Close
+	changeWake  chan struct{} // capacity 1: wakes deliver
+	notes       atomic.Int64  // changes queued or being delivered, for tests
 
 	hits                         stripedCounter
 	staleHits, misses, negHits   atomic.Uint64
@@ -57,19 +84,43 @@ type Cache struct {
 // state is what an entry knows at one moment. It is immutable once
 // published; times are nanoseconds on the cache's clock.
 type state struct {
-	sec     *Secret // last good value; nil if none
-	prev    *Secret // the value sec replaced, kept so a rollback needs no GetSecretValue
-	err     error   // last failure; with sec nil, a negative-cache entry
-	fetched int64   // when sec was last confirmed current
-	fresh   int64   // serve sec without refresh until then
-	retry   int64   // after a failure: no API call until then
-	fails   int32   // consecutive failures
-	pending bool    // a rotation was in progress at the last check
+	sec *Secret // last good value; nil if none
+	// prev is the value sec replaced, kept so that a rollback of the stage
+	// needs no GetSecretValue. It costs at most one more value per entry,
+	// and only after a change.
+	prev    *Secret
+	err     error // last failure; with sec nil, a negative-cache entry
+	fetched int64 // when the fetch that produced sec began
+	fresh   int64 // serve sec without refresh until then
+	retry   int64 // after a failure: no API call until then
+	fails   int32 // consecutive failures
+	pending bool  // a rotation was in progress at the last check
+	// moved means a DescribeSecret answered for another entry showed this
+	// entry's stage on a version not cached: sec is nil, so reads wait
+	// for a fetch, and prev holds the value the stage pointed to, served
+	// only if that fetch fails (stale-if-error).
+	moved bool
+}
+
+// value returns the value st's stage pointed to: sec, or for a moved
+// entry the value it pointed to before it moved.
+func (st *state) value() *Secret {
+	if st.moved {
+		return st.prev
+	}
+	return st.sec
+}
+
+// described is a DescribeSecret answer and when the call began.
+type described struct {
+	out *secretsmanager.DescribeSecretOutput
+	at  int64
 }
 
 // New returns a Cache reading through client. It returns an error if client
 // is nil or the options are invalid. New makes no API call. The caller must
-// Close the Cache to stop its background refreshes.
+// Close the Cache to stop its background refreshes and, if OnChange is set,
+// the goroutine that calls it.
 func New(client Client, optFns ...func(*Options)) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("secretcache: nil Client")
@@ -81,13 +132,19 @@ func New(client Client, optFns ...func(*Options)) (*Cache, error) {
 	if err := o.resolve(); err != nil {
 		return nil, err
 	}
-	c := &Cache{client: client, opts: o, maxStale: int64(o.MaxStale), ix: newIndex()}
+	c := &Cache{client: client, opts: o, maxStale: int64(o.MaxStale), ix: newIndex(), denied: map[string]struct{}{},
+		labels: map[string][]string{}, recent: map[string]described{}, recentCap: minRecentCap}
 	if o.Clock != nil {
 		c.base = o.Clock()
 	} else {
 		c.base = time.Now()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if o.OnChange != nil {
+		c.changeWake = make(chan struct{}, 1)
+		c.wg.Add(1)
+		go c.deliver()
+	}
 	return c, nil
 }
 
@@ -144,13 +201,21 @@ func appendKey(dst []byte, secretID string, opts []GetOption) ([]byte, uint32) {
 
 // Get returns the secret's AWSCURRENT version, or the one opts select.
 //
-// A fresh hit takes no lock, makes no API call and allocates nothing. Past TTL (within MaxStale) Get returns the cached
-// value at once and starts one background refresh. Otherwise it waits for
-// a fetch shared with every concurrent reader of the same entry; if ctx
-// ends first it returns ctx.Err() at once while the fetch goes on for the
-// others. A failed fetch is returned as a *FetchError and is cached for
-// the error backoff, during which Get returns it without an API call.
-// After Close, Get returns ErrClosed.
+// A fresh hit takes no lock, makes no API call and allocates nothing.
+// Past its freshness deadline (TTL, or sooner during a rotation) and
+// within MaxStale, Get returns the cached value at once and starts one
+// background refresh. Otherwise it waits for a fetch shared with every
+// concurrent reader of the same entry; if ctx ends first it returns
+// ctx.Err() at once while the fetch goes on for the others. A first fetch
+// costs one GetSecretValue (plus, concurrently, one DescribeSecret with
+// Options.DescribeOnFirstFetch). A first fetch of a stage shortly after a
+// DescribeSecret of the same secret (within MinRefreshInterval, e.g. just
+// after Refresh) uses that answer instead: no API call if the version the
+// stage points to is cached, else one GetSecretValue by VersionId, and
+// the not-found error without an API call if the stage does not exist. A
+// failed fetch is returned as a *FetchError and is cached for the error
+// backoff, during which Get returns it without an API call. After Close,
+// Get returns ErrClosed.
 func (c *Cache) Get(ctx context.Context, secretID string, opts ...GetOption) (*Secret, error) {
 	if len(opts) > 0 {
 		return c.getWith(ctx, secretID, opts)
@@ -221,6 +286,9 @@ func (c *Cache) getSlow(ctx context.Context, secretID, key string, flags uint32)
 	if err != nil {
 		return nil, err
 	}
+	if flags&flagByVersion == 0 && len(key) > len(secretID) {
+		c.noteLabel(secretID, key[len(secretID)+1:])
+	}
 	// The entry may have been filled since the lock-free look.
 	if s, err, ok := c.hit(e, secretID); ok {
 		return s, err
@@ -251,28 +319,6 @@ func (c *Cache) entry(key string, idLen int, flags uint32) (*entry, error) {
 	return e, nil
 }
 
-// wait joins the shared fetch of e, starting it if none runs, and returns
-// its result, or ctx.Err() as soon as ctx ends.
-func (c *Cache) wait(ctx context.Context, e *entry, forced bool) (*Secret, error) {
-	// The shared fetch keeps the values of the context that started it
-	// (tracing, SDK middleware), not its cancellation.
-	detached := context.WithoutCancel(ctx)
-	ch := c.group.DoChan(e.key, func() (any, error) {
-		return c.fetchShared(detached, e, forced)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*Secret), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.ctx.Done():
-		return nil, ErrClosed
-	}
-}
-
 // enter registers a goroutine with Close; it reports false once Close has
 // begun.
 func (c *Cache) enter() bool {
@@ -288,35 +334,15 @@ func (c *Cache) enter() bool {
 // refreshAsync starts one background refresh of e unless one runs or the
 // error backoff forbids it.
 func (c *Cache) refreshAsync(e *entry, st *state, now int64) {
-	if now < st.retry || e.has(flagRefreshing) {
+	if now < st.retry || e.fl.Load() != nil {
 		return
 	}
-	if e.flags.Or(flagRefreshing)&flagRefreshing != 0 {
-		return // another reader won the race
-	}
-	if !c.enter() {
-		e.flags.And(^flagRefreshing)
-		return
-	}
-	c.inflight.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer c.inflight.Add(-1)
-		defer e.flags.And(^flagRefreshing)
-		// Do, not DoChan: this goroutine is the one Close waits for.
-		c.group.Do(e.key, func() (any, error) { //nolint:errcheck // published in the entry
-			return c.fetchShared(context.Background(), e, false)
-		})
-	}()
+	c.startFlight(context.Background(), e, false)
 }
 
-// fetchShared is the body of a shared fetch. It runs detached from every
+// fetchShared is the body of a flight. It runs detached from every
 // caller's cancellation, bounded by FetchTimeout and by Close.
 func (c *Cache) fetchShared(parent context.Context, e *entry, forced bool) (*Secret, error) {
-	if !c.enter() {
-		return nil, ErrClosed
-	}
-	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(parent, c.opts.FetchTimeout)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)
@@ -329,27 +355,56 @@ func (c *Cache) fetchShared(parent context.Context, e *entry, forced bool) (*Sec
 		now := c.now()
 		switch {
 		case st.err != nil && now < st.retry:
-			return st.sec, st.err
-		case forced && st.sec != nil && now-st.fetched < int64(c.opts.MinRefreshInterval):
+			// In the error backoff: the last good value while it may be
+			// served, else the error; never an API call.
+			if st.sec != nil && now-st.fresh < c.maxStale {
+				return st.sec, nil
+			}
+			return nil, st.err
+		case forced && st.sec != nil && st.err == nil && now-st.fetched < int64(c.opts.MinRefreshInterval):
 			return st.sec, nil
 		case !forced && st.sec != nil && now < st.fresh:
 			return st.sec, nil
 		}
 	}
-	sec, err := c.refresh(ctx, e, st)
+	sec, err := c.refresh(ctx, e, st, forced)
 	if err != nil && c.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err != nil && !forced {
+		// Stale-if-error for the readers waiting on this fetch too (those
+		// of an entry whose stage moved to a version not cached; others
+		// wait only when nothing is servable). Refresh reports the error.
+		if cur := e.st.Load(); cur != nil && cur.sec != nil && c.now()-cur.fresh < c.maxStale {
+			return cur.sec, nil
+		}
 	}
 	return sec, err
 }
 
 // Refresh fetches the secret's AWSCURRENT version now, ignoring TTL, and
 // returns it. It is bounded: within MinRefreshInterval of the last
-// successful fetch, or during an error backoff, it returns that result
-// without an API call, and concurrent calls share one fetch. A refresh
-// costs one DescribeSecret, plus one GetSecretValue if AWSCURRENT moved to
-// a version not cached. It never sleeps; ctx bounds only the caller's
-// wait, as in Get.
+// successful fetch it returns that result without an API call; during the
+// error backoff after a failed fetch it returns the last good value (while
+// within TTL+MaxStale), or else the error, without an API call; and
+// concurrent calls share one fetch. A refresh costs one DescribeSecret,
+// plus one GetSecretValue by VersionId if AWSCURRENT moved to a version
+// not cached (with DescribeSecret denied: one GetSecretValue). With no
+// AWSCURRENT value cached it is a first fetch, as in Get, except that it
+// starts with the DescribeSecret if other stages of the secret are cached.
+//
+// The DescribeSecret answer repoints every cached stage entry of
+// secretID (WithStage(AWSPENDING), AWSPREVIOUS, custom labels; not
+// WithVersionID entries) before Refresh returns: afterwards
+// Get(ctx, secretID, WithStage(s)) returns the version that answer showed
+// for s, without an API call if that version's value is cached, else
+// after one GetSecretValue by VersionId shared by its concurrent readers
+// (if that call fails, the previous value is served as stale-if-error);
+// or, if s no longer exists, a *FetchError wrapping
+// *types.ResourceNotFoundException, never the old value. If the service
+// answers that the secret does not exist, every cached stage of it is
+// dropped and Refresh returns that error. It never sleeps; ctx bounds
+// only the caller's wait, as in Get.
 func (c *Cache) Refresh(ctx context.Context, secretID string) (*Secret, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
@@ -374,7 +429,7 @@ func (c *Cache) GetSecretString(ctx context.Context, secretID string) (string, e
 		return "", err
 	}
 	if s.binary {
-		return "", s.binaryErr()
+		return "", s.binaryErr(secretID)
 	}
 	return s.value, nil
 }
@@ -387,7 +442,10 @@ func (c *Cache) GetSecretBinary(ctx context.Context, secretID string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	return s.Binary()
+	if !s.binary {
+		return nil, s.notBinaryErr(secretID)
+	}
+	return []byte(s.value), nil
 }
 
 // GetJSON reads the secret like Get and decodes its SecretString as JSON
@@ -403,10 +461,15 @@ func GetJSON[T any](ctx context.Context, c *Cache, secretID string, opts ...GetO
 }
 
 // Invalidate drops every cached entry of secretID (all stages and
-// versions), so the next read fetches. A fetch already running still
-// completes for its waiters. It costs a walk over all entries, no API call.
+// versions), so the next read fetches anew: it never joins a fetch that
+// began before Invalidate, which still completes for its own waiters. It
+// costs a walk over all entries and no API call. Whether the secret's
+// DescribeSecret is denied is remembered across Invalidate.
 func (c *Cache) Invalidate(secretID string) {
 	c.ix.removeID(secretID)
+	c.metaMu.Lock()
+	delete(c.recent, secretID)
+	c.metaMu.Unlock()
 }
 
 // Stats returns a snapshot of the cache's counters.
@@ -429,8 +492,12 @@ func (c *Cache) Stats() Stats {
 }
 
 // Close stops all background work, cancelling API calls in flight, and
-// waits for it to end. Readers waiting on a fetch return ErrClosed, and so
-// does every later call. Close is idempotent and returns nil.
+// waits for it to end: every fetch and the goroutine calling OnChange,
+// including an OnChange call in progress (so OnChange must not block
+// long, and must not call Close). Changes not yet delivered are dropped.
+// Readers waiting on a fetch return ErrClosed, and so does every later
+// call. Close is idempotent. It returns an error wrapping ErrCallbackPanic
+// if an OnChange call panicked (the first such panic), else nil.
 func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
 		c.lifeMu.Lock()
@@ -439,10 +506,12 @@ func (c *Cache) Close() error {
 		c.cancel()
 		c.wg.Wait()
 	})
-	return nil
+	c.changeMu.Lock()
+	defer c.changeMu.Unlock()
+	return c.callbackErr
 }
 
-// jitter spreads d by ±Options.Jitter.
+// jitter spreads d by ±Options.Jitter, saturating at never.
 func (c *Cache) jitter(d time.Duration) int64 {
 	if c.opts.Jitter == 0 || d <= 0 {
 		return int64(d)
@@ -451,17 +520,30 @@ func (c *Cache) jitter(d time.Duration) int64 {
 	if c.opts.Rand != nil {
 		r = c.opts.Rand
 	}
-	return int64(float64(d) * (1 + c.opts.Jitter*(2*r()-1)))
+	f := float64(d) * (1 + c.opts.Jitter*(2*r()-1))
+	if f >= math.MaxInt64 { // float64(MaxInt64) is 2^63, which int64 cannot hold
+		return never
+	}
+	return max(int64(f), 0)
 }
 
 // backoff returns the wait after the fails-th consecutive failure.
 func (c *Cache) backoff(fails int32) int64 {
-	d := c.opts.ErrorBackoff
-	for i := int32(1); i < fails && d < c.opts.MaxErrorBackoff; i++ {
-		d *= 2
+	d, limit := c.opts.ErrorBackoff, c.opts.MaxErrorBackoff
+	for i := int32(1); i < fails && d < limit; i++ {
+		d = min(d, limit/2) * 2 // no overflow near MaxInt64
 	}
-	return c.jitter(min(d, c.opts.MaxErrorBackoff))
+	return c.jitter(min(d, limit))
 }
 
 // never is a deadline that does not pass.
 const never = math.MaxInt64
+
+// after returns now+d, saturating at never, so that a TTL of "forever"
+// (math.MaxInt64) does not wrap around into the past.
+func after(now, d int64) int64 {
+	if d > 0 && now > never-d {
+		return never
+	}
+	return now + d
+}

@@ -16,12 +16,12 @@ func TestGetCachesUntilTTL(t *testing.T) {
 	for range 100 {
 		e.mustString(t, "app/db", "v1")
 	}
-	e.wantCalls(t, 1, 0)
+	e.wantCalls(t, 1, 0) // a first fetch is one GetSecretValue
 	e.clock.Advance(testTTL - 1)
 	e.mustString(t, "app/db", "v1")
 	e.wantCalls(t, 1, 0)
 	st := e.cache.Stats()
-	if st.Hits != 100 || st.Misses != 1 || st.Calls.GetSecretValue != 1 || st.Entries != 1 {
+	if st.Hits != 100 || st.Misses != 1 || st.Calls.GetSecretValue != 1 || st.Calls.DescribeSecret != 0 || st.Refreshes != 1 || st.Entries != 1 {
 		t.Fatalf("Stats = %+v", st)
 	}
 }

@@ -10,17 +10,35 @@
 // version. So the cache keeps values by version and spends API calls only
 // on learning where a label points:
 //
-//   - A first read of a (secret, stage) costs one GetSecretValue.
+//   - A first read of a (secret, stage) costs one GetSecretValue. With
+//     Options.DescribeOnFirstFetch it also costs, concurrently, one
+//     DescribeSecret, so that a secret first read during a rotation is
+//     polled from that read on rather than from its first refresh (see
+//     Freshness). Within MinRefreshInterval of a DescribeSecret of the same
+//     secret (say, just after Refresh) a first read of a stage uses that
+//     answer instead: no call if the version is cached, else one
+//     GetSecretValue by VersionId.
 //   - A refresh costs one DescribeSecret, which returns every version's
 //     labels, the rotation state and NextRotationDate, plus one
 //     GetSecretValue only if the label moved to a version not cached (a
 //     finished rotation whose AWSPENDING value was read, or a rollback to
-//     the previous version, needs none).
+//     the previous version, needs none). So N secrets read steadily cost
+//     about N calls per TTL: N GetSecretValue for the first reads, then
+//     DescribeSecret only while no version changes.
+//   - That answer repoints every cached stage of the secret, not only the
+//     one refreshed: after Refresh(id), or the refresh of any stage, each
+//     WithStage read of that secret returns the version the answer shows
+//     (no call if cached, else one GetSecretValue by VersionId at its next
+//     read; should that call fail, the old value is served as after any
+//     failed refresh), or *types.ResourceNotFoundException if its label is
+//     gone, never the old value.
 //   - A version read with WithVersionID is fetched once and never refreshed.
 //   - Without the secretsmanager:DescribeSecret permission a refresh costs
 //     one GetSecretValue instead (the cache falls back by itself and logs
 //     it once), and rotation awareness is lost.
-//   - Prefetch loads up to 20 secrets per BatchGetSecretValue call.
+//   - Prefetch loads up to 20 secrets per BatchGetSecretValue call; that
+//     call says nothing about rotations, so a secret it loads during one
+//     is seen to change at its first refresh.
 //
 // # Freshness
 //
@@ -31,27 +49,34 @@
 // fails, the last good value keeps being served until TTL+MaxStale and the
 // failure is retried only after an exponential backoff (1s doubling to
 // 5m), however many reads arrive. A first fetch that fails returns its
-// error, which is cached for the backoff too. A not-found answer (the
-// secret or the stage no longer exists) is authoritative and replaces the
-// cached value.
+// error, which is cached for the backoff too. A not-found answer
+// (*types.ResourceNotFoundException: the secret or the stage no longer
+// exists) is authoritative: the cached value is dropped and reads return
+// that error.
 //
-// When DescribeSecret shows AWSPENDING on a version other than AWSCURRENT,
-// a rotation is in progress and the secret is re-checked every
+// When DescribeSecret (at a refresh, or at a first read with
+// DescribeOnFirstFetch) shows AWSPENDING on a version other than
+// AWSCURRENT, a rotation is in progress and the secret is re-checked every
 // RotationPollInterval (default 5s) instead of every TTL, so the new
 // AWSCURRENT is seen within seconds of the rotation finishing. A
 // NextRotationDate sooner than the next refresh moves the refresh to it.
-// OnChange reports each move of AWSCURRENT the cache observes.
+// OnChange reports each move of AWSCURRENT the cache observes, on a
+// goroutine of its own, in order.
 //
 // # Concurrency and lifetime
 //
 // A hit is a lock-free lookup and an atomic load; it allocates nothing.
-// All misses and refreshes of one (secret, stage) share one fetch
+// All misses and refreshes of one (secret, stage) entry share one fetch
 // (singleflight); a waiter whose context ends returns at once while the
 // fetch goes on, detached, for the others, bounded by FetchTimeout.
 // Expiry is checked against the clock on every read, never by a timer, so
 // the cache is correct in environments that freeze between requests, such
-// as AWS Lambda. Background refreshes belong to the Cache: Close cancels
-// and waits for them.
+// as AWS Lambda. Background refreshes, and the goroutine calling
+// OnChange, belong to the Cache: Close cancels and waits for them.
+//
+// Memory: an entry holds its current value and, after a change, the value
+// it replaced (so that a rollback costs no API call), besides a few
+// hundred bytes of metadata.
 //
 // Secret values never appear in log lines, errors or fmt output of a
 // Secret.

@@ -18,6 +18,11 @@ var (
 	// ErrInvalidJSON means a secret value could not be decoded as the
 	// requested JSON. Its message never quotes the value.
 	ErrInvalidJSON = errors.New("secret value is not valid JSON for the target type")
+	// ErrCallbackPanic is wrapped by the error reported when a function
+	// the caller supplied panicked: Options.OnChange (returned by Close and
+	// logged) or a Client method (returned to that fetch's waiters). The
+	// error carries the panic value; its stack goes to Options.Logger only.
+	ErrCallbackPanic = errors.New("callback panicked")
 )
 
 // FetchError reports a failed API call for a secret. It wraps the SDK's
@@ -32,6 +37,8 @@ type FetchError struct {
 	Err error
 }
 
+// Error returns "secretcache: <Op> <quoted SecretID>: <underlying error>".
+// It never contains a secret value.
 func (e *FetchError) Error() string {
 	return fmt.Sprintf("secretcache: %s %q: %v", e.Op, e.SecretID, e.Err)
 }

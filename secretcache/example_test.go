@@ -48,6 +48,7 @@ func Example() {
 	key, _ := cache.GetSecretString(ctx, "prod/api-key")
 	st := cache.Stats()
 	fmt.Println("key:", key)
+	// The first read costs one GetSecretValue; the other 1000 cost nothing.
 	fmt.Println("API calls for 1001 reads:", st.Calls.Total())
 	// Output:
 	// key: k-123
@@ -79,9 +80,16 @@ func ExampleGetJSON() {
 func ExampleCache_Refresh() {
 	sm, stop := exampleClient("prod/token", "old")
 	defer stop()
+	moved := make(chan string, 16)
 	cache, err := secretcache.New(sm, func(o *secretcache.Options) {
 		o.MinRefreshInterval = -1 // let this example refresh right after the first read
-		o.OnChange = func(id, _, _ string) { fmt.Println("AWSCURRENT of", id, "moved") }
+		// OnChange runs on the cache's own goroutine; never block it.
+		o.OnChange = func(id, _, _ string) {
+			select {
+			case moved <- id:
+			default:
+			}
+		}
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -105,10 +113,11 @@ func ExampleCache_Refresh() {
 	}
 	v, _ = s.Text()
 	fmt.Println("after:", v)
+	fmt.Println("AWSCURRENT of", <-moved, "moved")
 	// Output:
 	// before: old
-	// AWSCURRENT of prod/token moved
 	// after: new
+	// AWSCURRENT of prod/token moved
 }
 
 func ExampleSecret_String() {
@@ -124,7 +133,7 @@ func ExampleSecret_String() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%s %v\n", s.Name(), s.VersionStages())
-	all := fmt.Sprintf("%v %+v %#v %s %q %x", s, s, s, s, s, s)
+	all := fmt.Sprintf("%v %+v %#v %s %q %x %+v", s, s, s, s, s, s, *s)
 	fmt.Println("value printed:", strings.Contains(all, "k-123"))
 	// Output:
 	// prod/api-key [AWSCURRENT]

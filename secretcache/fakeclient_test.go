@@ -48,15 +48,27 @@ func (m *memClient) GetSecretValue(_ context.Context, in *secretsmanager.GetSecr
 		return nil, &types.ResourceNotFoundException{Message: aws.String("not found")}
 	}
 	return &secretsmanager.GetSecretValueOutput{
-		ARN: aws.String(arnOf(name)), Name: aws.String(name), VersionId: aws.String(fmt.Sprintf("%036d", len(v))),
+		ARN: aws.String(arnOf(name)), Name: aws.String(name), VersionId: aws.String(versionOf(v)),
 		VersionStages: []string{"AWSCURRENT"}, SecretString: aws.String(v), CreatedDate: aws.Time(time.Unix(1700000000, 0)),
 	}, nil
 }
 
-func (m *memClient) DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+// DescribeSecret answers like the service for a secret with one version
+// and no rotation, so a refresh learns nothing is pending.
+func (m *memClient) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	m.calls.Add(1)
-	return nil, fmt.Errorf("memClient: DescribeSecret not implemented")
+	name := aws.ToString(in.SecretId)
+	m.mu.Lock()
+	v, ok := m.values[name]
+	m.mu.Unlock()
+	if !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("not found")}
+	}
+	return &secretsmanager.DescribeSecretOutput{ARN: aws.String(arnOf(name)), Name: aws.String(name),
+		VersionIdsToStages: map[string][]string{versionOf(v): {"AWSCURRENT"}}}, nil
 }
+
+func versionOf(value string) string { return fmt.Sprintf("%036d", len(value)) }
 
 func (m *memClient) BatchGetSecretValue(context.Context, *secretsmanager.BatchGetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
 	m.calls.Add(1)

@@ -8,11 +8,9 @@ import (
 
 // Entry flag bits.
 const (
-	flagRef        uint32 = 1 << iota // read since the CLOCK hand last passed
-	flagDead                          // removed from the index
-	flagRefreshing                    // a background refresh is running
-	flagDenied                        // DescribeSecret was denied: refresh by GetSecretValue only
-	flagByVersion                     // the entry selects a version id, not a stage
+	flagRef       uint32 = 1 << iota // read since the CLOCK hand last passed
+	flagDead                         // removed from the index
+	flagByVersion                    // the entry selects a version id, not a stage
 )
 
 // Key separators. Secret ids cannot contain control characters, so a key
@@ -26,9 +24,10 @@ const (
 // are atomics: the state pointer is replaced as a whole, never changed in
 // place.
 type entry struct {
-	key   string                // id, or id+sepStage+stage, or id+sepVersion+versionID
-	next  atomic.Pointer[entry] // bucket chain; rewritten only under index.mu
-	st    atomic.Pointer[state] // nil until the first fetch completes
+	key   string                 // id, or id+sepStage+stage, or id+sepVersion+versionID
+	next  atomic.Pointer[entry]  // bucket chain; rewritten only under index.mu
+	st    atomic.Pointer[state]  // nil until the first fetch completes
+	fl    atomic.Pointer[flight] // the fetch running for this entry, if any
 	flags atomic.Uint32
 	idLen uint32
 }
@@ -102,6 +101,20 @@ func (ix *index) loadBytes(key []byte) *entry {
 // loadLocked is load without races with writers. ix.mu must be held.
 func (ix *index) loadLocked(key string) *entry {
 	return ix.load(key)
+}
+
+// loadLive returns the live entries among keys, except skip. It takes mu,
+// so unlike load it never misses an entry that exists.
+func (ix *index) loadLive(keys []string, skip *entry) []*entry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var out []*entry
+	for _, k := range keys {
+		if e := ix.loadLocked(k); e != nil && e != skip && !e.has(flagDead) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // getOrCreate returns the live entry for key, creating it with the given

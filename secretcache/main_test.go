@@ -131,4 +131,5 @@ func (e *env) mustString(t testing.TB, id, want string) {
 	}
 }
 
-func awsemu_fault(op, code string) awsemu.Fault { return awsemu.Fault{Op: op, Code: code} }
+// faultOn returns a fault answering op with code until cleared.
+func faultOn(op, code string) awsemu.Fault { return awsemu.Fault{Op: op, Code: code} }

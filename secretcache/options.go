@@ -25,12 +25,16 @@ const (
 type Options struct {
 	// TTL is how long a fetched stage mapping is served without any API
 	// call. After TTL a read still returns the cached value at once and
-	// starts one background refresh. Default 5m.
+	// starts one background refresh. math.MaxInt64 means never refresh.
+	// Default 5m.
 	TTL time.Duration
 
 	// MaxEntries bounds the number of cached (secret, stage or version)
 	// entries. Beyond it the least recently used entries, approximately,
-	// are evicted. Default 1024.
+	// are evicted. An entry holds at most two values: its current one and,
+	// after a change, the one it replaced (so that a rollback costs no
+	// GetSecretValue); at MaxValueSize that is 128 KiB per entry at worst.
+	// Default 1024.
 	MaxEntries int
 
 	// MaxStale is how long past TTL a value may still be served while a
@@ -64,6 +68,17 @@ type Options struct {
 	// MaxErrorBackoff caps ErrorBackoff's doubling. Default 5m.
 	MaxErrorBackoff time.Duration
 
+	// DescribeOnFirstFetch, when true, makes a first fetch of a stage
+	// read (a cold (secret, stage) entry) also call DescribeSecret,
+	// concurrently with its GetSecretValue, so that a rotation already in
+	// progress is polled every RotationPollInterval from the first read
+	// instead of only after the first refresh, and a NextRotationDate
+	// before TTL is honoured from the start. It costs one DescribeSecret
+	// per cold (secret, stage), none when a DescribeSecret of the secret
+	// younger than MinRefreshInterval is known or DescribeSecret is
+	// denied. Default false: a cold entry costs one GetSecretValue.
+	DescribeOnFirstFetch bool
+
 	// FetchTimeout bounds one shared fetch: all the API calls of one
 	// refresh. The fetch runs detached from the context of the caller that
 	// started it, so that caller's cancellation never fails the other
@@ -75,22 +90,30 @@ type Options struct {
 	// Secret values are never logged. nil: no logging.
 	Logger *slog.Logger
 
-	// OnChange, if not nil, is called once each time the cache observes
-	// that a secret's AWSCURRENT stage moved to a different version, with
-	// the secret id as passed to Get and the old and new version ids. It is
-	// not called for the first fetch. It runs on the goroutine doing the
-	// refresh, after the new value is published, and delays the waiters of
-	// that refresh until it returns, so it should be quick. A panic in it is
-	// recovered, logged and returned as an error to those waiters.
+	// OnChange, if not nil, is called once for each move of a secret's
+	// AWSCURRENT stage to a different version that the cache publishes (by
+	// a refresh of any stage of the secret, Refresh or Prefetch), with the
+	// secret id as passed and the old and new version ids. It is not
+	// called when a value is first cached. Calls are made one at a time,
+	// in the order the changes were published, on a goroutine the Cache
+	// owns, after the new value is published and outside every fetch: no
+	// reader waits for OnChange, and OnChange may call the Cache's
+	// methods, Refresh and Get included, but not Close. It must not block
+	// long: changes queue behind it, and Close waits for a call in
+	// progress. A panic in it is recovered and logged with its stack;
+	// delivery goes on, and Close returns the first such panic as an
+	// error wrapping ErrCallbackPanic. nil: no goroutine is started.
 	OnChange func(secretID, oldVersionID, newVersionID string)
 
 	// Clock, if not nil, is the source of the current time for TTLs,
 	// MaxStale, backoff, rotation polling and NextRotationDate. For tests.
-	// nil: the monotonic clock.
+	// It is called from many goroutines at once, so it must be safe for
+	// concurrent use. nil: the monotonic clock.
 	Clock func() time.Time
 
 	// Rand, if not nil, returns a uniform float64 in [0,1) for Jitter. For
-	// tests. nil: math/rand/v2.
+	// tests. It is called from many goroutines at once, so it must be safe
+	// for concurrent use. nil: math/rand/v2.
 	Rand func() float64
 }
 

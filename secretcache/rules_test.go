@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,8 +96,9 @@ func TestDescribeDeniedFallsBackToGetSecretValue(t *testing.T) {
 	e.srv.InjectFault(awsemu.Fault{Op: "DescribeSecret", Code: "AccessDeniedException"})
 	e.create(t, "s", "v1")
 	e.mustString(t, "s", "v1")
+	e.wantCalls(t, 1, 0)
 	e.clock.Advance(testTTL)
-	e.mustString(t, "s", "v1")
+	e.mustString(t, "s", "v1") // the first refresh's DescribeSecret is denied
 	secretcache.WaitIdle(e.cache)
 	e.wantCalls(t, 2, 1)
 	if st := e.cache.Stats(); st.Errors != 0 {
@@ -118,28 +120,39 @@ func TestDescribeDeniedFallsBackToGetSecretValue(t *testing.T) {
 // Rule 2: singleflight; waiters honour their own context.
 
 func TestStampedeOnColdSecretMakesOneCall(t *testing.T) {
-	e := newEnv(t)
-	e.create(t, "hot", "value")
-	// Hold the one call long enough for every reader to pile up behind it.
-	e.srv.InjectFault(awsemu.Fault{Op: "GetSecretValue", Delay: 200 * time.Millisecond, Times: 1})
-	const readers = 10_000
-	var wg sync.WaitGroup
-	var bad atomic.Int64
-	start := make(chan struct{})
-	for range readers {
-		wg.Go(func() {
-			<-start
-			if v, err := e.cache.GetSecretString(context.Background(), "hot"); err != nil || v != "value" {
-				bad.Add(1)
+	for _, tc := range []struct {
+		name         string
+		describe     bool
+		wantDescribe int64
+	}{
+		{"default", false, 0},
+		{"DescribeOnFirstFetch", true, 1}, // the rotation check the issue allows
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *secretcache.Options) { o.DescribeOnFirstFetch = tc.describe })
+			e.create(t, "hot", "value")
+			// Hold the one call long enough for every reader to pile up behind it.
+			e.srv.InjectFault(awsemu.Fault{Op: "GetSecretValue", Delay: 200 * time.Millisecond, Times: 1})
+			const readers = 10_000
+			var wg sync.WaitGroup
+			var bad atomic.Int64
+			start := make(chan struct{})
+			for range readers {
+				wg.Go(func() {
+					<-start
+					if v, err := e.cache.GetSecretString(context.Background(), "hot"); err != nil || v != "value" {
+						bad.Add(1)
+					}
+				})
 			}
+			close(start)
+			wg.Wait()
+			if bad.Load() != 0 {
+				t.Fatalf("%d readers failed", bad.Load())
+			}
+			e.wantCalls(t, 1, tc.wantDescribe)
 		})
 	}
-	close(start)
-	wg.Wait()
-	if bad.Load() != 0 {
-		t.Fatalf("%d readers failed", bad.Load())
-	}
-	e.wantCalls(t, 1, 0)
 }
 
 func TestWaiterContextEndsAtOnceWhileSharedCallGoesOn(t *testing.T) {
@@ -359,50 +372,100 @@ func TestRotationInProgressIsPolled(t *testing.T) {
 	e.wantCalls(t, 2, 3)
 }
 
-func TestRotateSecretIsPickedUp(t *testing.T) {
+func TestFirstFetchDuringRotationIsPolled(t *testing.T) {
+	e := newEnv(t, func(o *secretcache.Options) { o.TTL = time.Hour; o.DescribeOnFirstFetch = true })
+	v1 := e.create(t, "s", "old")
+	v2 := e.put(t, "s", "new", secretcache.StagePending) // rotation in progress
+	e.mustString(t, "s", "old")                          // first fetch
+	e.wantCalls(t, 1, 1)
+	moveCurrent(t, e, "s", v1, v2) // rotation finishes
+	e.clock.Advance(secretcache.DefaultRotationPollInterval)
+	e.mustString(t, "s", "old") // stale: starts the poll
+	secretcache.WaitIdle(e.cache)
+	e.mustString(t, "s", "new") // within one poll interval, not one TTL
+	e.wantCalls(t, 2, 2)
+}
+
+// Without DescribeOnFirstFetch a first fetch does not know of a rotation
+// in progress: it is one GetSecretValue, and the value is served for TTL.
+func TestFirstFetchWithoutDescribeWaitsForTTL(t *testing.T) {
 	e := newEnv(t, func(o *secretcache.Options) { o.TTL = time.Hour })
-	e.create(t, "db", "pw-1")
+	v1 := e.create(t, "s", "old")
+	v2 := e.put(t, "s", "new", secretcache.StagePending)
+	e.mustString(t, "s", "old")
+	e.wantCalls(t, 1, 0)
+	moveCurrent(t, e, "s", v1, v2)
+	e.clock.Advance(secretcache.DefaultRotationPollInterval)
+	e.mustString(t, "s", "old") // still fresh: no poll
+	secretcache.WaitIdle(e.cache)
+	e.wantCalls(t, 1, 0)
+	e.clock.Advance(time.Hour)
+	e.mustString(t, "s", "old") // stale after TTL: one DescribeSecret
+	secretcache.WaitIdle(e.cache)
+	e.mustString(t, "s", "new")
+	e.wantCalls(t, 2, 1)
+}
+
+func TestRotateSecretIsPickedUpWithoutRefresh(t *testing.T) {
+	var changes atomic.Int64
+	e := newEnv(t, func(o *secretcache.Options) {
+		o.TTL = time.Hour
+		o.OnChange = func(string, string, string) { changes.Add(1) }
+	})
+	v1 := e.create(t, "db", "pw-1")
 	const lambda = "arn:aws:lambda:us-east-1:123456789012:function:rot"
-	var calls []string
+	var steps []string
 	e.srv.RegisterRotationFunc(lambda, func(ctx context.Context, step, id, token string) error {
-		calls = append(calls, step)
+		steps = append(steps, step)
 		switch step {
 		case "createSecret":
 			_, err := e.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &id, ClientRequestToken: &token,
 				SecretString: aws.String("pw-2"), VersionStages: []string{secretcache.StagePending}})
 			return err
+		case "setSecret":
+			// The application's TTL ends mid-rotation: its refresh sees
+			// AWSPENDING on the new version and keeps serving pw-1.
+			e.clock.Advance(time.Hour)
+			e.mustString(t, "db", "pw-1")
+			secretcache.WaitIdle(e.cache)
 		case "finishSecret":
-			d, err := e.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &id})
-			if err != nil {
+			if _, err := e.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: &id,
+				VersionStage: aws.String(secretcache.StageCurrent), MoveToVersionId: &token, RemoveFromVersionId: &v1}); err != nil {
 				return err
 			}
-			for v, stages := range d.VersionIdsToStages {
-				if v != token && strings.Contains(strings.Join(stages, ","), secretcache.StageCurrent) {
-					_, err = e.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: &id,
-						VersionStage: aws.String(secretcache.StageCurrent), MoveToVersionId: &token, RemoveFromVersionId: &v})
-					return err
-				}
-			}
+			_, err := e.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: &id,
+				VersionStage: aws.String(secretcache.StagePending), RemoveFromVersionId: &token})
+			return err
 		}
 		return nil
 	})
 	e.mustString(t, "db", "pw-1")
-	_, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String("db"), RotationLambdaARN: aws.String(lambda)})
-	if err != nil {
-		t.Fatalf("RotateSecret: %v (steps %v)", err, calls)
+	e.wantCalls(t, 1, 0)
+	if _, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String("db"), RotationLambdaARN: aws.String(lambda)}); err != nil {
+		t.Fatalf("RotateSecret: %v (steps %v)", err, steps)
 	}
-	e.clock.Advance(secretcache.DefaultMinRefreshInterval)
-	got, err := e.cache.Refresh(t.Context(), "db")
-	if err != nil {
-		t.Fatal(err)
+	e.srv.ResetCalls()
+	e.mustString(t, "db", "pw-1") // the poll is not due yet
+	e.clock.Advance(secretcache.DefaultRotationPollInterval)
+	e.mustString(t, "db", "pw-1") // due: starts one refresh
+	secretcache.WaitIdle(e.cache)
+	e.mustString(t, "db", "pw-2")
+	e.wantCalls(t, 1, 1) // one DescribeSecret, one GetSecretValue of the new version
+	if n := changes.Load(); n != 1 {
+		t.Fatalf("OnChange calls = %d, want 1", n)
 	}
-	if v, _ := got.Text(); v != "pw-2" {
-		t.Fatalf("after rotation Refresh = %q, want pw-2", v)
-	}
+	// Rotation over (AWSPENDING removed): back to TTL.
+	e.clock.Advance(time.Hour - time.Second)
+	e.mustString(t, "db", "pw-2")
+	e.wantCalls(t, 1, 1)
 }
 
 func TestNextRotationDateMovesRefresh(t *testing.T) {
-	e := newEnv(t, func(o *secretcache.Options) { o.TTL = 30 * 24 * time.Hour; o.MinRefreshInterval = -1 })
+	e := newEnv(t, func(o *secretcache.Options) {
+		o.TTL = 30 * 24 * time.Hour
+		o.MinRefreshInterval = -1
+		o.DescribeOnFirstFetch = true // else NextRotationDate is learned at the first refresh
+	})
 	e.create(t, "s", "v1")
 	e.srv.RegisterRotationFunc("arn:aws:lambda:us-east-1:123456789012:function:r", func(context.Context, string, string, string) error { return nil })
 	_, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String("s"),
@@ -416,10 +479,7 @@ func TestNextRotationDateMovesRefresh(t *testing.T) {
 		t.Fatalf("DescribeSecret: %v, NextRotationDate %v", err, d.NextRotationDate)
 	}
 	e.srv.ResetCalls()
-	e.mustString(t, "s", "v1")
-	if _, err := e.cache.Refresh(t.Context(), "s"); err != nil { // learns NextRotationDate
-		t.Fatal(err)
-	}
+	e.mustString(t, "s", "v1") // the first fetch learns NextRotationDate
 	e.wantCalls(t, 1, 1)
 	e.clock.ns.Store(d.NextRotationDate.Add(-time.Second).UnixNano())
 	e.mustString(t, "s", "v1")
@@ -462,17 +522,26 @@ func TestRefreshIsBoundedAndShared(t *testing.T) {
 	wg.Wait()
 	e.wantCalls(t, 2, 1)
 
-	// A failing refresh is not retried before its backoff.
+	// A failing refresh reports its error once; during its backoff
+	// Refresh returns the last good value without an API call.
 	e.srv.InjectFault(awsemu.Fault{Op: "DescribeSecret", Code: "ThrottlingException"})
 	e.clock.Advance(secretcache.DefaultMinRefreshInterval)
 	began := time.Now()
+	var api smithy.APIError
+	if _, err := e.cache.Refresh(t.Context(), "s"); !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+		t.Fatalf("Refresh while the service throttles = %v", err)
+	}
 	for range 10 {
-		if _, err := e.cache.Refresh(t.Context(), "s"); err == nil {
-			t.Fatal("Refresh succeeded while the service throttles")
+		s, err := e.cache.Refresh(t.Context(), "s")
+		if err != nil {
+			t.Fatalf("Refresh during the backoff = %v, want the last good value", err)
+		}
+		if v, _ := s.Text(); v != "v2" {
+			t.Fatalf("Refresh during the backoff = %q, want v2", v)
 		}
 	}
 	if d := time.Since(began); d > time.Second {
-		t.Fatalf("10 refreshes took %v; Refresh must not sleep", d)
+		t.Fatalf("11 refreshes took %v; Refresh must not sleep", d)
 	}
 	e.wantCalls(t, 2, 2)
 	e.mustString(t, "s", "v2") // still served from cache
@@ -553,11 +622,151 @@ func TestValueKindsAndSizes(t *testing.T) {
 	if !errors.Is(err, secretcache.ErrBinary) || !strings.Contains(err.Error(), `"bin"`) {
 		t.Fatalf("GetSecretString(binary) = %v, want ErrBinary naming the secret", err)
 	}
-	_, err = e.cache.GetSecretBinary(t.Context(), "big")
-	if !errors.Is(err, secretcache.ErrNotBinary) {
-		t.Fatalf("GetSecretBinary(string) = %v, want ErrNotBinary", err)
+	// Read by ARN, the error names the id passed, not the secret's name.
+	d, err := e.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String("bin")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.wantCalls(t, 2, 0)
+	_, err = e.cache.GetSecretString(t.Context(), aws.ToString(d.ARN))
+	if !errors.Is(err, secretcache.ErrBinary) || !strings.Contains(err.Error(), aws.ToString(d.ARN)) {
+		t.Fatalf("GetSecretString(binary ARN) = %v, want ErrBinary naming the ARN passed", err)
+	}
+	_, err = e.cache.GetSecretBinary(t.Context(), "big")
+	if !errors.Is(err, secretcache.ErrNotBinary) || !strings.Contains(err.Error(), `"big"`) {
+		t.Fatalf("GetSecretBinary(string) = %v, want ErrNotBinary naming the secret", err)
+	}
+	e.wantCalls(t, 3, 1) // the DescribeSecret is the test's own
+}
+
+func TestDeletedSecretIsDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		denied bool // DescribeSecret denied: refreshes use GetSecretValue
+		op     string
+	}{{"DescribeSecret", false, "DescribeSecret"}, {"GetSecretValue only", true, "GetSecretValue"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.denied {
+				e.srv.InjectFault(faultOn("DescribeSecret", "AccessDeniedException"))
+			}
+			e.create(t, "s", "v1")
+			e.mustString(t, "s", "v1")
+			if _, err := e.sm.DeleteSecret(t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String("s"), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(testTTL)
+			e.mustString(t, "s", "v1") // stale: its refresh learns of the deletion
+			secretcache.WaitIdle(e.cache)
+			for range 3 {
+				s, err := e.cache.Get(t.Context(), "s")
+				var nf *types.ResourceNotFoundException
+				var fe *secretcache.FetchError
+				if !errors.As(err, &nf) || !errors.As(err, &fe) || fe.Op != tc.op || s != nil {
+					t.Fatalf("Get after deletion = %v, %v; want a *FetchError of %s wrapping ResourceNotFoundException", s, err, tc.op)
+				}
+			}
+			calls := e.cache.Stats().Calls.Total()
+			_, err := e.cache.Refresh(t.Context(), "s")
+			var nf *types.ResourceNotFoundException
+			if !errors.As(err, &nf) {
+				t.Fatalf("Refresh after deletion = %v", err)
+			}
+			if got := e.cache.Stats().Calls.Total(); got != calls {
+				t.Fatalf("Refresh during the backoff made %d API calls", got-calls)
+			}
+		})
+	}
+}
+
+func TestRefreshDuringBackoffReturnsLastGoodValue(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "s", "v1")
+	e.mustString(t, "s", "v1")
+	e.srv.InjectFault(awsemu.Fault{Op: "DescribeSecret", Code: "ThrottlingException", Times: 1})
+	e.clock.Advance(2 * time.Second)
+	if _, err := e.cache.Refresh(t.Context(), "s"); err == nil {
+		t.Fatal("Refresh succeeded while throttled")
+	}
+	e.wantCalls(t, 1, 1)
+	e.clock.Advance(500 * time.Millisecond) // inside the 1s backoff
+	s, err := e.cache.Refresh(t.Context(), "s")
+	if err != nil {
+		t.Fatalf("Refresh during the backoff = %v, want the last good value", err)
+	}
+	if v, _ := s.Text(); v != "v1" {
+		t.Fatalf("Refresh during the backoff = %q, want v1", v)
+	}
+	e.wantCalls(t, 1, 1)
+
+	// With nothing good cached, the backoff answers with the error.
+	e.srv.InjectFault(awsemu.Fault{Op: "GetSecretValue", Code: "ThrottlingException", Times: 1})
+	e.create(t, "cold", "c")
+	if _, err := e.cache.Refresh(t.Context(), "cold"); err == nil {
+		t.Fatal("first Refresh succeeded while throttled")
+	}
+	var api smithy.APIError
+	if _, err := e.cache.Refresh(t.Context(), "cold"); !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+		t.Fatalf("Refresh in the backoff with nothing cached = %v, want the cached error", err)
+	}
+	e.wantCalls(t, 2, 1)
+}
+
+func TestHugeTTLNeverExpires(t *testing.T) {
+	for _, r := range []float64{0, 0.5, 0.999} {
+		t.Run(fmt.Sprint("rand=", r), func(t *testing.T) {
+			e := newEnv(t, func(o *secretcache.Options) {
+				o.TTL = math.MaxInt64
+				o.Jitter = 0.1
+				o.Rand = func() float64 { return r }
+			})
+			e.create(t, "s", "v1")
+			e.mustString(t, "s", "v1")
+			e.clock.Advance(100 * 365 * 24 * time.Hour)
+			e.mustString(t, "s", "v1")
+			secretcache.WaitIdle(e.cache)
+			e.wantCalls(t, 1, 0)
+			if st := e.cache.Stats(); st.Hits != 1 || st.StaleHits != 0 || st.Errors != 0 {
+				t.Fatalf("Stats = %+v, want one fresh hit", st)
+			}
+		})
+	}
+}
+
+func TestDescribeDeniedIsRememberedPerSecret(t *testing.T) {
+	// DescribeOnFirstFetch makes every first fetch ask, so a forgotten
+	// denial would show.
+	e := newEnv(t, func(o *secretcache.Options) { o.MaxEntries = 2; o.DescribeOnFirstFetch = true })
+	e.srv.InjectFault(faultOn("DescribeSecret", "AccessDeniedException"))
+	e.create(t, "a", "a1")
+	e.create(t, "b", "b1")
+	e.mustString(t, "a", "a1")
+	e.wantCalls(t, 1, 1)
+	// A re-read after Invalidate or after eviction does not ask
+	// DescribeSecret again.
+	e.cache.Invalidate("a")
+	e.mustString(t, "a", "a1")
+	e.wantCalls(t, 2, 1)
+	e.mustString(t, "b", "b1") // denied too: its own log line
+	e.wantCalls(t, 3, 2)
+	e.create(t, "c", "c1")
+	for range 3 { // three secrets in two entries: evictions
+		e.mustString(t, "c", "c1")
+		e.mustString(t, "a", "a1")
+		e.mustString(t, "b", "b1")
+	}
+	if st := e.cache.Stats(); st.Evictions < 3 {
+		t.Fatalf("Evictions = %d, want some", st.Evictions)
+	}
+	e.clock.Advance(testTTL)
+	e.mustString(t, "a", "a1")
+	secretcache.WaitIdle(e.cache)
+	if _, d := e.calls(); d != 3 {
+		t.Fatalf("DescribeSecret calls = %d, want 3 (one per secret)", d)
+	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, "DescribeSecret denied"); n != 3 || strings.Count(logs, "secret_id=a ") != 1 || strings.Count(logs, "secret_id=b ") != 1 {
+		t.Fatalf("want one log line per secret:\n%s", logs)
+	}
 }
 
 // waitFor polls cond in real time; for conditions on other goroutines that

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -24,7 +25,9 @@ const MaxValueSize = 65536
 // its methods are safe for concurrent use.
 //
 // String, GoString and Format print the metadata only, never the value,
-// whatever the verb.
+// whatever the verb, for a *Secret and for a Secret value alike (fmt
+// prints <nil> for a nil *Secret). LogValue makes log/slog show the same
+// metadata and never the value.
 type Secret struct {
 	arn       string
 	name      string
@@ -61,7 +64,7 @@ func (s *Secret) IsBinary() bool { return s.binary }
 // ErrBinary if the secret holds a binary value.
 func (s *Secret) Text() (string, error) {
 	if s.binary {
-		return "", s.binaryErr()
+		return "", s.binaryErr(s.name)
 	}
 	return s.value, nil
 }
@@ -70,7 +73,7 @@ func (s *Secret) Text() (string, error) {
 // wrapping ErrNotBinary if the secret holds a string value.
 func (s *Secret) Binary() ([]byte, error) {
 	if !s.binary {
-		return nil, fmt.Errorf("secretcache: secret %q: %w; use Text or GetSecretString", s.name, ErrNotBinary)
+		return nil, s.notBinaryErr(s.name)
 	}
 	return []byte(s.value), nil
 }
@@ -88,8 +91,14 @@ func (s *Secret) unmarshal(secretID string, v any) error {
 	return decodeJSON(secretID, s.value, v)
 }
 
-func (s *Secret) binaryErr() error {
-	return fmt.Errorf("secretcache: secret %q: %w; use Binary or GetSecretBinary", s.name, ErrBinary)
+// binaryErr and notBinaryErr name secretID: the id the caller passed, or
+// the secret's name when the caller passed none.
+func (s *Secret) binaryErr(secretID string) error {
+	return fmt.Errorf("secretcache: secret %q: %w; use Binary or GetSecretBinary", secretID, ErrBinary)
+}
+
+func (s *Secret) notBinaryErr(secretID string) error {
+	return fmt.Errorf("secretcache: secret %q: %w; use Text or GetSecretString", secretID, ErrNotBinary)
 }
 
 // decodeJSON unmarshals value into v. encoding/json's own messages can quote
@@ -122,26 +131,24 @@ func decodeJSON(secretID, value string, v any) error {
 	}
 }
 
+// The printing methods have value receivers so that a Secret value (say
+// *s passed to fmt) cannot fall back to fmt's field-by-field printing,
+// which would show the value.
+
 // String returns the secret's name, version and stages, never its value.
-func (s *Secret) String() string {
-	if s == nil {
-		return "<nil>"
-	}
+func (s Secret) String() string {
 	return fmt.Sprintf("secret %q version %s %v (value redacted)", s.name, s.versionID, s.stages)
 }
 
 // GoString is like String, for %#v.
-func (s *Secret) GoString() string {
-	if s == nil {
-		return "(*secretcache.Secret)(nil)"
-	}
-	return fmt.Sprintf("&secretcache.Secret{ARN:%q, Name:%q, VersionID:%q, VersionStages:%#v, CreatedDate:%q, Value:<redacted %d bytes>}",
+func (s Secret) GoString() string {
+	return fmt.Sprintf("secretcache.Secret{ARN:%q, Name:%q, VersionID:%q, VersionStages:%#v, CreatedDate:%q, Value:<redacted %d bytes>}",
 		s.arn, s.name, s.versionID, s.stages, s.created.Format(time.RFC3339), len(s.value))
 }
 
 // Format implements fmt.Formatter so that every verb, including %x, %q and
 // %+v, prints the metadata and never the value.
-func (s *Secret) Format(f fmt.State, verb rune) {
+func (s Secret) Format(f fmt.State, verb rune) {
 	switch {
 	case verb == 'v' && f.Flag('#'):
 		fmt.Fprint(f, s.GoString())
@@ -150,4 +157,16 @@ func (s *Secret) Format(f fmt.State, verb rune) {
 	default:
 		fmt.Fprint(f, s.String())
 	}
+}
+
+// LogValue implements slog.LogValuer: a Secret logs as a group of its
+// name, ARN, version id, stages and value size, never its value.
+func (s Secret) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("name", s.name),
+		slog.String("arn", s.arn),
+		slog.String("version_id", s.versionID),
+		slog.Any("stages", s.stages),
+		slog.Int("value_bytes", len(s.value)),
+	)
 }

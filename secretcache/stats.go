@@ -6,9 +6,11 @@ package secretcache
 type Stats struct {
 	// Hits counts reads served from a fresh cached value.
 	Hits uint64
-	// StaleHits counts reads served from a value past its TTL (within
-	// MaxStale), each of which started or joined a background refresh or
-	// was served during an error backoff.
+	// StaleHits counts reads served from a value past its freshness
+	// deadline and within MaxStale: past TTL, or past RotationPollInterval
+	// while a rotation is in progress, or past a NextRotationDate. Each
+	// started a background refresh, found one running, or was served
+	// during an error backoff.
 	StaleHits uint64
 	// Misses counts reads that had to wait for a fetch (nothing cached,
 	// or the cached value was past TTL+MaxStale).
@@ -16,10 +18,16 @@ type Stats struct {
 	// NegativeHits counts reads answered with a cached error during its
 	// backoff, without an API call.
 	NegativeHits uint64
-	// Refreshes counts fetches that completed successfully (first fetches,
-	// background and forced refreshes).
+	// Refreshes counts successful fetches that published a value: first
+	// fetches (WithVersionID ones included), background and forced
+	// refreshes, stage entries repointed to a cached version by a
+	// DescribeSecret answer fetched for another stage of their secret,
+	// and each secret Prefetch stored.
 	Refreshes uint64
-	// Errors counts fetches that failed.
+	// Errors counts fetches that failed, and each secret Prefetch could
+	// not load. A DescribeSecret that is denied (the cache falls back to
+	// GetSecretValue) or that fails beside a successful first
+	// GetSecretValue is not counted.
 	Errors uint64
 	// Evictions counts entries dropped to stay within MaxEntries.
 	Evictions uint64
@@ -30,10 +38,13 @@ type Stats struct {
 	Calls CallStats
 }
 
-// CallStats counts API calls per operation.
+// CallStats counts the API calls a Cache made, per operation.
 type CallStats struct {
-	GetSecretValue      uint64
-	DescribeSecret      uint64
+	// GetSecretValue counts GetSecretValue calls.
+	GetSecretValue uint64
+	// DescribeSecret counts DescribeSecret calls.
+	DescribeSecret uint64
+	// BatchGetSecretValue counts BatchGetSecretValue calls (Prefetch).
 	BatchGetSecretValue uint64
 }
 

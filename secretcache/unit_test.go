@@ -1,10 +1,15 @@
 package secretcache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,28 +48,62 @@ func TestHitPathDoesNotAllocate(t *testing.T) {
 
 func TestSecretFormatNeverPrintsValue(t *testing.T) {
 	const value = "s3cr3t-Value"
-	mc := newMemClient()
-	mc.set("app/db", value)
-	c, err := secretcache.New(mc)
+	e := newEnv(t)
+	e.create(t, "app/db", value)
+	s, err := e.cache.Get(context.Background(), "app/db")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	s, err := c.Get(context.Background(), "app/db")
-	if err != nil {
-		t.Fatal(err)
+	leaks := func(out string) bool {
+		return strings.Contains(out, value) || strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", value))
 	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.3s", "%T"} {
-		out := fmt.Sprintf(verb, s)
-		if strings.Contains(out, value) || strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", value)) {
-			t.Errorf("Sprintf(%q) = %q leaks the value", verb, out)
+		if out := fmt.Sprintf(verb, s); leaks(out) {
+			t.Errorf("Sprintf(%q, s) = %q leaks the value", verb, out)
+		}
+		if out := fmt.Sprintf(verb, *s); leaks(out) {
+			t.Errorf("Sprintf(%q, *s) = %q leaks the value", verb, out)
 		}
 	}
 	if out := fmt.Sprint(s); !strings.Contains(out, "app/db") {
 		t.Errorf("Sprint = %q, want the name", out)
 	}
-	if out := fmt.Sprintf("%v", []*secretcache.Secret{s}); strings.Contains(out, value) {
+	if out := fmt.Sprintf("%v %+v", []*secretcache.Secret{s}, []secretcache.Secret{*s}); leaks(out) {
 		t.Errorf("in a slice: %q", out)
+	}
+	if out := fmt.Sprintf("%+v", struct{ S secretcache.Secret }{*s}); leaks(out) {
+		t.Errorf("in a struct: %q", out)
+	}
+	var nilSecret *secretcache.Secret
+	if out := fmt.Sprintf("%v %+v %s", nilSecret, nilSecret, nilSecret); out != "<nil> <nil> <nil>" {
+		t.Errorf("nil *Secret prints %q", out)
+	}
+
+	var buf bytes.Buffer
+	for name, h := range map[string]slog.Handler{
+		"json": slog.NewJSONHandler(&buf, nil),
+		"text": slog.NewTextHandler(&buf, nil),
+	} {
+		buf.Reset()
+		slog.New(h).Info("read", "secret", s, "copy", *s, slog.Any("any", s))
+		out := buf.String()
+		if leaks(out) || strings.Count(out, s.VersionID()) != 3 || !strings.Contains(out, "app/db") {
+			t.Errorf("slog %s: %s", name, out)
+		}
+	}
+}
+
+func TestPanickingClientFailsTheFetch(t *testing.T) {
+	mc := newMemClient()
+	mc.override = func(string) (*secretsmanager.GetSecretValueOutput, error) { panic("client bug") }
+	c, err := secretcache.New(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Get(context.Background(), "s")
+	if !errors.Is(err, secretcache.ErrCallbackPanic) || !strings.Contains(err.Error(), "client bug") || strings.Contains(err.Error(), "goroutine") {
+		t.Fatalf("Get = %v, want an error wrapping ErrCallbackPanic without the stack", err)
 	}
 }
 
@@ -195,5 +234,68 @@ func TestEvictionKeepsWithinMaxEntries(t *testing.T) {
 	hot()
 	if mc.calls.Load() != before {
 		t.Fatal("the most used secret was evicted")
+	}
+}
+
+// TestIndexStress reads, refreshes and invalidates 300 secrets through a
+// 50-entry cache from 8 goroutines, so the index grows, evicts and
+// removes entries while lock-free lookups walk it. Run with -race.
+func TestIndexStress(t *testing.T) {
+	mc := newMemClient()
+	const n = 300
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprint("k", i)
+		mc.set(ids[i], fmt.Sprint("v", i))
+	}
+	c, err := secretcache.New(mc, func(o *secretcache.Options) { o.MaxEntries = 50; o.MinRefreshInterval = -1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ops := 4000
+	if raceEnabled {
+		ops = 1500
+	}
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for g := range 8 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			ctx := context.Background()
+			for range ops {
+				i := r.IntN(n)
+				var s *secretcache.Secret
+				var err error
+				switch k := r.IntN(100); {
+				case k < 2:
+					c.Invalidate(ids[i])
+					continue
+				case k < 4:
+					s, err = c.Refresh(ctx, ids[i])
+				case k < 10:
+					s, err = c.Get(ctx, ids[i], secretcache.WithStage(secretcache.StageCurrent))
+				default:
+					s, err = c.Get(ctx, ids[i])
+				}
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				if v, _ := s.Text(); v != fmt.Sprint("v", i) {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := c.Stats()
+	if bad.Load() != 0 || st.Entries > 50 || st.Evictions == 0 {
+		t.Fatalf("%d bad reads; Stats = %+v", bad.Load(), st)
+	}
+	for i, id := range ids {
+		if v, err := c.GetSecretString(context.Background(), id); err != nil || v != fmt.Sprint("v", i) {
+			t.Fatalf("after the storm %s = %q, %v", id, v, err)
+		}
 	}
 }

@@ -1,22 +1,27 @@
 // Command quickstart shows secretcache at work against an in-process
 // Secrets Manager emulator: how many API calls caching saves, a rotation
-// being picked up, and the cache's statistics. It needs no AWS account.
+// being picked up without any Refresh call, and the cache's statistics.
+// It needs no AWS account. A fake clock, shared by the cache and the
+// emulator, stands in for the minutes a real run would wait.
 //
 //	go run ./examples/quickstart
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
+	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/secretcache"
 )
 
@@ -33,6 +38,9 @@ const (
 	secretID  = "quickstart/db"
 	reads     = 10_000
 	rotatorFn = "arn:aws:lambda:us-east-1:123456789012:function:quickstart-rotator"
+	// midRotation is when, after the first reads, the rotation is under
+	// way: past the cache's TTL of 5m ± 10 %.
+	midRotation = 6 * time.Minute
 )
 
 type dbCreds struct {
@@ -43,12 +51,21 @@ type dbCreds struct {
 	Password string `json:"password"`
 }
 
+// clock is a settable clock; real code leaves secretcache.Options.Clock nil.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
 func run(ctx context.Context, out io.Writer) error {
 	srv, err := awsemu.Start()
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	clk := &clock{}
+	clk.ns.Store(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC).UnixNano())
+	srv.SetClock(clk.Now)
 	// With real AWS: cfg, _ := config.LoadDefaultConfig(ctx); secretsmanager.NewFromConfig(cfg)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 
@@ -61,105 +78,145 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Created secret %s (version %s)\n\n", secretID, short(aws.ToString(created.VersionId)))
 
-	changed := make(chan string, 1)
+	changed := make(chan string, 8)
 	cache, err := secretcache.New(sm, func(o *secretcache.Options) {
+		o.Clock = clk.Now
+		// OnChange runs on the cache's own goroutine: never block it.
 		o.OnChange = func(id, oldVersion, newVersion string) {
-			changed <- fmt.Sprintf("OnChange(%s): AWSCURRENT moved %s -> %s", id, short(oldVersion), short(newVersion))
+			select {
+			case changed <- fmt.Sprintf("OnChange(%s): AWSCURRENT moved %s -> %s", id, short(oldVersion), short(newVersion)):
+			default:
+			}
 		}
-		// Let the demo force a refresh right after its first read; the
-		// default (1s) bounds a storm of forced refreshes.
-		o.MinRefreshInterval = -1
 	})
 	if err != nil {
 		return err
 	}
 	defer cache.Close()
+	readCount := 0
+	read := func() (dbCreds, error) {
+		readCount++
+		return secretcache.GetJSON[dbCreds](ctx, cache, secretID)
+	}
 
 	// 1. Caching.
 	var creds dbCreds
 	for range reads {
-		if creds, err = secretcache.GetJSON[dbCreds](ctx, cache, secretID); err != nil {
+		if creds, err = read(); err != nil {
 			return err
 		}
 	}
 	calls := cache.Stats().Calls
 	fmt.Fprintf(out, "1. Caching\n")
 	fmt.Fprintf(out, "   read %s %d times as %s@%s:%d\n", secretID, reads, creds.Username, creds.Host, creds.Port)
-	fmt.Fprintf(out, "   API calls with the cache:    %d\n", calls.Total())
-	fmt.Fprintf(out, "   API calls without a cache:   %d\n", reads)
-	fmt.Fprintf(out, "   emulator saw GetSecretValue: %d\n\n", srv.Calls("GetSecretValue"))
+	fmt.Fprintf(out, "   API calls with the cache:    %d (GetSecretValue %d, DescribeSecret %d)\n",
+		calls.Total(), calls.GetSecretValue, calls.DescribeSecret)
+	fmt.Fprintf(out, "   API calls without a cache:   %d\n\n", reads)
 
-	// 2. Rotation: the emulator runs the rotation function's four steps.
+	// 2. Rotation, run by package rotation as the rotation Lambda function;
+	// the emulator invokes it for each of the four steps.
+	rot := rotation.New(sm, passwordStrategy{})
 	var steps []string
+	var rotationErr error
 	srv.RegisterRotationFunc(rotatorFn, func(ctx context.Context, step, id, token string) error {
+		err := rot.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: id, ClientRequestToken: token})
 		steps = append(steps, step)
-		return rotate(ctx, sm, step, id, token)
+		if err == nil && step == string(rotation.CreateSecret) {
+			// Say the application's TTL (5m, ±10 % jitter) ends while the
+			// rotation runs: its background refresh sees AWSPENDING on the
+			// new version.
+			clk.Advance(midRotation)
+			rotationErr = readDuringRotation(out, cache, read, token)
+		}
+		return err
 	})
+	fmt.Fprintf(out, "2. Rotation (no Refresh call anywhere)\n")
 	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
 		SecretId: aws.String(secretID), RotationLambdaARN: aws.String(rotatorFn),
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "2. Rotation\n")
+	if rotationErr != nil {
+		return rotationErr
+	}
 	fmt.Fprintf(out, "   RotateSecret ran %v\n", steps)
-	// A login with the old password would now fail; dbretry reacts with a
-	// forced, deduplicated Refresh: one DescribeSecret and one
-	// GetSecretValue for the new version.
-	before := cache.Stats().Calls.Total()
-	s, err := cache.Refresh(ctx, secretID)
-	if err != nil {
+	finished := cache.Stats().Calls.Total()
+
+	clk.Advance(secretcache.DefaultRotationPollInterval)
+	if _, err := read(); err != nil { // due: serves the old value, refreshes in the background
 		return err
 	}
 	select {
 	case msg := <-changed:
-		fmt.Fprintf(out, "   %s\n", msg)
-	default:
-		return fmt.Errorf("OnChange was not called")
+		fmt.Fprintf(out, "   +%v after the rotation finished: %s\n", secretcache.DefaultRotationPollInterval, msg)
+	case <-time.After(2 * time.Second):
+		return errors.New("the rotation was not picked up")
 	}
-	var rotated dbCreds
-	if err := s.Unmarshal(&rotated); err != nil {
+	rotated, err := read()
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   new version %s %v picked up with %d API calls; password changed: %t\n",
-		short(s.VersionID()), s.VersionStages(), cache.Stats().Calls.Total()-before, rotated.Password != creds.Password)
-	fmt.Fprintf(out, "   printing the secret shows no value: %v\n", s)
-	fmt.Fprintf(out, "   (without Refresh: seen at the next refresh, after TTL (5m), or within 5s while DescribeSecret shows a rotation in progress)\n\n")
+	s, err := cache.Get(ctx, secretID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   now serving version %s %v (finishSecret removed AWSPENDING), picked up with %d API calls; password changed: %t\n",
+		short(s.VersionID()), s.VersionStages(), cache.Stats().Calls.Total()-finished, rotated.Password != creds.Password)
+	fmt.Fprintf(out, "   (without a rotation in progress the next check would have come after TTL, %v)\n", secretcache.DefaultTTL)
+	fmt.Fprintf(out, "   printing the secret shows no value: %v\n\n", s)
+	readCount++
 
 	// 3. Stats.
 	st := cache.Stats()
 	fmt.Fprintf(out, "3. Stats\n")
 	fmt.Fprintf(out, "   hits %d, misses %d, stale hits %d, refreshes %d, errors %d, evictions %d, entries %d\n",
 		st.Hits, st.Misses, st.StaleHits, st.Refreshes, st.Errors, st.Evictions, st.Entries)
-	fmt.Fprintf(out, "   API calls: GetSecretValue %d, DescribeSecret %d, BatchGetSecretValue %d (total %d for %d reads)\n",
-		st.Calls.GetSecretValue, st.Calls.DescribeSecret, st.Calls.BatchGetSecretValue, st.Calls.Total(), reads+1)
+	fmt.Fprintf(out, "   API calls: GetSecretValue %d, DescribeSecret %d, BatchGetSecretValue %d; %d in all for %d reads\n",
+		st.Calls.GetSecretValue, st.Calls.DescribeSecret, st.Calls.BatchGetSecretValue, st.Calls.Total(), readCount)
 	return nil
 }
 
-// rotate is a minimal rotation function: it stores a new password as the
-// AWSPENDING version, then moves AWSCURRENT to it. A real one also sets
-// the password in the database (see package rotation).
-func rotate(ctx context.Context, sm *secretsmanager.Client, step, id, token string) error {
-	switch step {
-	case "createSecret":
-		_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-			SecretId: aws.String(id), ClientRequestToken: aws.String(token), VersionStages: []string{"AWSPENDING"},
-			SecretString: aws.String(`{"engine":"postgres","host":"db.internal","port":5432,"username":"app","password":"second-password"}`),
-		})
+// readDuringRotation reads once past TTL, while the rotation's AWSPENDING
+// version exists, and waits for the background refresh that read starts.
+func readDuringRotation(out io.Writer, cache *secretcache.Cache, read func() (dbCreds, error), pending string) error {
+	before := cache.Stats().Refreshes
+	if _, err := read(); err != nil {
 		return err
-	case "finishSecret":
-		d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
-		if err != nil {
-			return err
+	}
+	for deadline := time.Now().Add(2 * time.Second); cache.Stats().Refreshes == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			return errors.New("no refresh during the rotation")
 		}
-		for version, stages := range d.VersionIdsToStages {
-			if version != token && slices.Contains(stages, "AWSCURRENT") {
-				_, err = sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-					SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT"),
-					MoveToVersionId: aws.String(token), RemoveFromVersionId: aws.String(version),
-				})
-				return err
-			}
-		}
+	}
+	s, err := read()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   +%v, mid-rotation: TTL over, still serving the first password (%t); AWSPENDING is on %s, so the cache re-checks every %v\n",
+		midRotation, s.Password == "first-password", short(pending), secretcache.DefaultRotationPollInterval)
+	return nil
+}
+
+// passwordStrategy rotates the password of an application's secret. A
+// real strategy for a database also sets the password there (see package
+// rotation/postgres); this one only stores it.
+type passwordStrategy struct{}
+
+func (passwordStrategy) NewPending(_ context.Context, current rotation.Secret, password string) ([]byte, error) {
+	var creds dbCreds
+	if err := json.Unmarshal(current.Value(), &creds); err != nil {
+		return nil, errors.New("current version is not a JSON credentials document")
+	}
+	creds.Password = password
+	return json.Marshal(creds)
+}
+
+func (passwordStrategy) Apply(context.Context, rotation.Versions) error { return nil }
+
+func (passwordStrategy) Verify(_ context.Context, pending rotation.Secret) error {
+	var creds dbCreds
+	if err := json.Unmarshal(pending.Value(), &creds); err != nil || creds.Password == "" {
+		return errors.New("pending version has no password")
 	}
 	return nil
 }

@@ -24,20 +24,21 @@ func TestRun(t *testing.T) {
 	t.Log("\n" + got)
 	for _, want := range []string{
 		"read quickstart/db 10000 times as app@db.internal:5432",
-		"API calls with the cache:    1\n",
+		"API calls with the cache:    1 (GetSecretValue 1, DescribeSecret 0)\n",
 		"API calls without a cache:   10000\n",
-		"emulator saw GetSecretValue: 1\n",
+		"+6m0s, mid-rotation: TTL over, still serving the first password (true)",
+		"so the cache re-checks every 5s",
 		"RotateSecret ran [createSecret setSecret testSecret finishSecret]",
-		"picked up with 2 API calls; password changed: true",
-		"hits 9999, misses 1, stale hits 0, refreshes 2, errors 0, evictions 0, entries 1",
-		"API calls: GetSecretValue 2, DescribeSecret 1, BatchGetSecretValue 0 (total 3 for 10001 reads)",
+		"[AWSCURRENT] (finishSecret removed AWSPENDING), picked up with 2 API calls; password changed: true",
+		"hits 10002, misses 1, stale hits 2, refreshes 3, errors 0, evictions 0, entries 1",
+		"API calls: GetSecretValue 2, DescribeSecret 2, BatchGetSecretValue 0; 4 in all for 10005 reads",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if !regexp.MustCompile(`OnChange\(quickstart/db\): AWSCURRENT moved \S+ -> \S+`).MatchString(got) {
-		t.Error("output lacks the OnChange line")
+	if !regexp.MustCompile(`\+5s after the rotation finished: OnChange\(quickstart/db\): AWSCURRENT moved \S+ -> \S+`).MatchString(got) {
+		t.Error("output lacks the OnChange line 5s after the rotation finished")
 	}
 	if strings.Contains(got, "first-password") || strings.Contains(got, "second-password") {
 		t.Error("output shows a password")
