@@ -199,8 +199,19 @@ func (c *Cache) stageEntries(e *entry, d *secretsmanager.DescribeSecretOutput) [
 
 // stageGone is the error for a stage that no version carries.
 func stageGone(stage string) error {
-	return &types.ResourceNotFoundException{Message: aws.String("no version of the secret has staging label " + stage)}
+	return &stageGoneError{&types.ResourceNotFoundException{Message: aws.String("no version of the secret has staging label " + stage)}}
 }
+
+// stageGoneError is DescribeSecret's answer that no version carries a
+// stage. After a rotation removes AWSPENDING that is routine, not a
+// failure: fail neither counts it in Stats.Errors nor logs it as one.
+// Callers still find *types.ResourceNotFoundException with errors.As.
+type stageGoneError struct {
+	nf *types.ResourceNotFoundException
+}
+
+func (e *stageGoneError) Error() string { return e.nf.Error() }
+func (e *stageGoneError) Unwrap() error { return e.nf }
 
 // minRecentCap is the size of Cache.recent at which expired answers are
 // first purged.
@@ -460,7 +471,11 @@ func (c *Cache) succeed(e *entry, start *state, sec *Secret, began, fresh int64,
 func (c *Cache) fail(e *entry, began int64, op string, err error) (*Secret, error) {
 	fe := &FetchError{SecretID: e.id(), Op: op, Err: err}
 	drop := isNotFound(err)
-	c.errors.Add(1)
+	var sg *stageGoneError
+	gone := errors.As(err, &sg)
+	if !gone {
+		c.errors.Add(1)
+	}
 	var ns *state
 	for {
 		cur := e.st.Load()
@@ -482,6 +497,11 @@ func (c *Cache) fail(e *entry, began int64, op string, err error) (*Secret, erro
 		if e.st.CompareAndSwap(cur, ns) {
 			break
 		}
+	}
+	if gone {
+		c.log(slog.LevelDebug, "secretcache: stage no longer exists; cached value dropped",
+			slog.String("secret_id", e.id()), slog.String("stage", e.sel()))
+		return nil, fe
 	}
 	c.log(slog.LevelWarn, "secretcache: fetch failed", slog.String("secret_id", e.id()), slog.String("stage", e.sel()),
 		slog.String("op", op), slog.Int("consecutive_failures", int(ns.fails)), slog.Bool("serving_stale", ns.sec != nil),

@@ -27,7 +27,9 @@ type Stats struct {
 	// Errors counts fetches that failed, and each secret Prefetch could
 	// not load. A DescribeSecret that is denied (the cache falls back to
 	// GetSecretValue) or that fails beside a successful first
-	// GetSecretValue is not counted.
+	// GetSecretValue is not counted, nor is a DescribeSecret answer that a
+	// cached stage no longer exists (AWSPENDING after a rotation): that
+	// drops the entry's value as an answer, not a failure.
 	Errors uint64
 	// Evictions counts entries dropped to stay within MaxEntries.
 	Evictions uint64
