@@ -9,15 +9,18 @@ const (
 	mysqlAccessDenied            = 1045    // MySQL ER_ACCESS_DENIED_ERROR
 )
 
-// IsAuthError reports whether err, or any error it wraps (through Unwrap()
-// error or Unwrap() []error), is a refused login:
+// IsAuthError reports whether err, or any error in its tree (through
+// Unwrap() error and Unwrap() []error, as errors.As walks it), is a
+// refused login:
 //
-//   - a value with a SQLState() string method returning 28P01
+//   - an error with a SQLState() string method returning 28P01
 //     (invalid_password) or 28000 (invalid_authorization_specification),
-//     as *pgconn.PgError and many drivers have;
-//   - a struct, or pointer to one, shaped like go-sql-driver/mysql's
-//     MySQLError: an unsigned integer field Number equal to 1045, or a
-//     SQLState field ([5]byte or string) equal to 28000.
+//     as *pgconn.PgError has, or one whose As method fills a
+//     interface{ SQLState() string } target with such an error;
+//   - a struct, or pointer to one, named MySQLError, shaped like
+//     go-sql-driver/mysql's: an exported uint16 field Number equal to
+//     1045, or an exported SQLState field ([5]byte or string) equal to
+//     28000.
 //
 // The MySQL shape is matched by reflection, so this package needs no MySQL
 // driver. A nil err is not an authentication error.
@@ -30,8 +33,8 @@ func IsAuthError(err error) bool {
 	return false
 }
 
-// walk yields err and every error it wraps, depth first, as errors.As
-// visits them.
+// walk yields err and every error it wraps, depth first, in the order
+// errors.As visits them.
 func walk(err error) func(yield func(error) bool) {
 	return func(yield func(error) bool) {
 		var visit func(error) bool
@@ -60,13 +63,30 @@ func walk(err error) func(yield func(error) bool) {
 	}
 }
 
+// isAuthValue matches one error of the tree, as errors.As would: by its
+// own methods, or by what its As method offers.
 func isAuthValue(e error) bool {
-	if s, ok := e.(interface{ SQLState() string }); ok {
-		switch s.SQLState() {
-		case sqlStateInvalidPassword, sqlStateInvalidAuthorization:
+	// An unnamed interface type, so that an As method written against
+	// *interface{ SQLState() string } in another package matches it.
+	if s, ok := e.(interface{ SQLState() string }); ok && authSQLState(s.SQLState()) {
+		return true
+	}
+	if a, ok := e.(interface{ As(any) bool }); ok {
+		var s interface{ SQLState() string }
+		if a.As(&s) && s != nil && authSQLState(s.SQLState()) {
 			return true
 		}
 	}
+	return isMySQLAuth(e)
+}
+
+func authSQLState(code string) bool {
+	return code == sqlStateInvalidPassword || code == sqlStateInvalidAuthorization
+}
+
+// isMySQLAuth matches go-sql-driver/mysql's MySQLError by name and field
+// types, not by import.
+func isMySQLAuth(e error) bool {
 	v := reflect.ValueOf(e)
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -74,29 +94,26 @@ func isAuthValue(e error) bool {
 		}
 		v = v.Elem()
 	}
-	if v.Kind() != reflect.Struct {
+	if v.Kind() != reflect.Struct || v.Type().Name() != "MySQLError" {
 		return false
 	}
-	if f, ok := exportedField(v, "Number"); ok {
-		switch f.Kind() {
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			if f.Uint() == mysqlAccessDenied {
-				return true
-			}
-		}
+	if f, ok := exportedField(v, "Number"); ok && f.Kind() == reflect.Uint16 && f.Uint() == mysqlAccessDenied {
+		return true
 	}
-	if f, ok := exportedField(v, "SQLState"); ok {
-		switch {
-		case f.Kind() == reflect.String:
-			return f.String() == sqlStateInvalidAuthorization
-		case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint8 && f.Len() == len(sqlStateInvalidAuthorization):
-			for i := range f.Len() {
-				if byte(f.Index(i).Uint()) != sqlStateInvalidAuthorization[i] {
-					return false
-				}
+	f, ok := exportedField(v, "SQLState")
+	if !ok {
+		return false
+	}
+	switch {
+	case f.Kind() == reflect.String:
+		return f.String() == sqlStateInvalidAuthorization
+	case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint8 && f.Len() == len(sqlStateInvalidAuthorization):
+		for i := range f.Len() {
+			if byte(f.Index(i).Uint()) != sqlStateInvalidAuthorization[i] {
+				return false
 			}
-			return true
 		}
+		return true
 	}
 	return false
 }

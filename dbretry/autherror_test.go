@@ -14,30 +14,39 @@ import (
 	"github.com/rekeyhq/rekey/dbretry"
 )
 
-// mysqlError has the shape of go-sql-driver/mysql's *MySQLError.
-type mysqlError struct {
+// MySQLError is go-sql-driver/mysql's *MySQLError, as of v1.7.
+type MySQLError struct {
 	Number   uint16
 	SQLState [5]byte
 	Message  string
 }
 
-func (e *mysqlError) Error() string {
+func (e *MySQLError) Error() string {
 	return fmt.Sprintf("Error %d (%s): %s", e.Number, e.SQLState[:], e.Message)
 }
 
-// mysqlValueError is a MySQL-shaped error used as a value, with a string
-// SQLState.
-type mysqlValueError struct {
-	Number   uint32
-	SQLState string
+// otherDriverError has MySQLError's fields under another name: some other
+// driver's error, whose numbers mean something else.
+type otherDriverError struct {
+	Number   uint16
+	SQLState [5]byte
 }
 
-func (e mysqlValueError) Error() string { return "mysql " + strconv.Itoa(int(e.Number)) }
+func (e *otherDriverError) Error() string { return "other " + strconv.Itoa(int(e.Number)) }
 
-// unexportedNumber must not match: the field is not part of any API.
-type unexportedNumber struct{ number uint16 }
+// asSQLState offers a SQLState error only through an As method, as
+// wrappers that convert errors do.
+type asSQLState struct{ code string }
 
-func (e *unexportedNumber) Error() string { return "x" }
+func (e asSQLState) Error() string { return "wrapped driver error" }
+
+func (e asSQLState) As(target any) bool {
+	if p, ok := target.(*interface{ SQLState() string }); ok {
+		*p = sqlStateError(e.code)
+		return true
+	}
+	return false
+}
 
 // sqlStateError is a driver error exposing only SQLState().
 type sqlStateError string
@@ -106,16 +115,19 @@ func TestIsAuthError(t *testing.T) {
 		{"pgconn.PgError 3D000 (no database)", &pgconn.PgError{Code: "3D000"}, false},
 		{"SQLState() 28P01", sqlStateError("28P01"), true},
 		{"SQLState() 08006", sqlStateError("08006"), false},
-		{"mysql 1045 access denied", &mysqlError{Number: 1045, SQLState: [5]byte{'2', '8', '0', '0', '0'}, Message: "Access denied for user 'app'@'10.0.0.1' (using password: YES)"}, true},
-		{"mysql 1698 SQLSTATE 28000", &mysqlError{Number: 1698, SQLState: [5]byte{'2', '8', '0', '0', '0'}}, true},
-		{"mysql 1045 wrapped", fmt.Errorf("open: %w", &mysqlError{Number: 1045}), true},
-		{"mysql 1062 duplicate entry", &mysqlError{Number: 1062, SQLState: [5]byte{'2', '3', '0', '0', '0'}}, false},
-		{"mysql 1044 database access denied", &mysqlError{Number: 1044, SQLState: [5]byte{'4', '2', '0', '0', '0'}}, false},
-		{"mysql-shaped value, string SQLState", mysqlValueError{Number: 1045}, true},
-		{"mysql-shaped value, 28000 only", mysqlValueError{Number: 9999, SQLState: "28000"}, true},
-		{"mysql-shaped value, other", mysqlValueError{Number: 2013, SQLState: "HY000"}, false},
-		{"typed nil mysql pointer", (*mysqlError)(nil), false},
-		{"unexported field", &unexportedNumber{number: 1045}, false},
+		{"mysql 1045 access denied", &MySQLError{Number: 1045, SQLState: [5]byte{'2', '8', '0', '0', '0'}, Message: "Access denied for user 'app'@'10.0.0.1' (using password: YES)"}, true},
+		{"mysql 1698 SQLSTATE 28000", &MySQLError{Number: 1698, SQLState: [5]byte{'2', '8', '0', '0', '0'}}, true},
+		{"mysql 1045 wrapped", fmt.Errorf("open: %w", &MySQLError{Number: 1045}), true},
+		{"mysql 1062 duplicate entry", &MySQLError{Number: 1062, SQLState: [5]byte{'2', '3', '0', '0', '0'}}, false},
+		{"mysql 1044 database access denied", &MySQLError{Number: 1044, SQLState: [5]byte{'4', '2', '0', '0', '0'}}, false},
+		{"mysql 1045 in errors.Join", errors.Join(errors.New("other"), &MySQLError{Number: 1045}), true},
+		{"typed nil mysql pointer", (*MySQLError)(nil), false},
+		{"MySQLError fields, other type name, 1045", &otherDriverError{Number: 1045}, false},
+		{"MySQLError fields, other type name, 28000", &otherDriverError{SQLState: [5]byte{'2', '8', '0', '0', '0'}}, false},
+		{"As offers SQLState 28P01", asSQLState{"28P01"}, true},
+		{"As offers SQLState 28P01, wrapped", fmt.Errorf("db: %w", asSQLState{"28P01"}), true},
+		{"As offers SQLState 42601", asSQLState{"42601"}, false},
+		{"second of two SQLState errors", errors.Join(sqlStateError("08006"), &pgconn.PgError{Code: "28P01"}), true},
 		{"plain error", errors.New("password authentication failed"), false},
 		{"nil", nil, false},
 		{"retry error", &dbretry.RetryError{Err: wrongPassword}, true},

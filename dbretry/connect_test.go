@@ -1,8 +1,11 @@
 package dbretry_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +81,7 @@ func TestConnectStampede(t *testing.T) {
 				e.putPending(t, pw)
 				return pw
 			},
-			wantCalls: 2, // GetSecretValue AWSCURRENT (unchanged), GetSecretValue AWSPENDING
+			wantCalls: 2, // DescribeSecret (AWSCURRENT unchanged), GetSecretValue AWSPENDING
 			wantStage: "AWSPENDING",
 		},
 		{
@@ -89,13 +92,15 @@ func TestConnectStampede(t *testing.T) {
 				e.putCurrent(t, pw)
 				return pw
 			},
-			wantCalls: 1, // GetSecretValue AWSCURRENT
+			wantCalls: 2, // DescribeSecret, GetSecretValue of the new AWSCURRENT
 			wantStage: "AWSCURRENT",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old := newPassword()
-			e := newEnv(t, nil, old)
+			// No MinRefreshInterval: the cache read the secret just
+			// before, and Refresh must still ask the service.
+			e := newEnv(t, nil, old, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 			db := newFakeDB(old)
 			var mu sync.Mutex
 			var switches []string
@@ -213,7 +218,7 @@ func TestConnectNonAuthErrorAtOnce(t *testing.T) {
 
 func TestConnectBudget(t *testing.T) {
 	pw := newPassword()
-	e := newEnv(t, nil, pw)
+	e := newEnv(t, nil, pw, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("changed-outside-rotation")
 	const budget = 300 * time.Millisecond
 	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
@@ -246,10 +251,10 @@ func TestConnectBudget(t *testing.T) {
 	if re.SecretID != secretName || re.VersionID != c.VersionID {
 		t.Errorf("RetryError names %q version %q, want %q version %q", re.SecretID, re.VersionID, secretName, c.VersionID)
 	}
-	// One re-read (the per-version bound is 1s): AWSCURRENT, the absent
-	// AWSPENDING, AWSCURRENT again in case a rotation finished in between.
-	if got := e.cacheCalls() - before; got != 3 {
-		t.Errorf("API calls = %d, want 3", got)
+	// One re-read (the per-version bound is 1s): DescribeSecret, and
+	// GetSecretValue of the absent AWSPENDING.
+	if got := e.cacheCalls() - before; got != 2 {
+		t.Errorf("API calls = %d, want 2", got)
 	}
 	if msg := err.Error(); strings.Contains(msg, pw) || !strings.HasPrefix(msg, "dbretry: ") || !strings.Contains(msg, "retry budget") {
 		t.Errorf("message %q: want dbretry: prefix, the reason, no password", msg)
@@ -277,7 +282,7 @@ func TestConnectHonoursContext(t *testing.T) {
 }
 
 func TestConnectWithoutPending(t *testing.T) {
-	e := newEnv(t, nil, "old")
+	e := newEnv(t, nil, "old", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("old")
 	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
 		o.TryPending = false
@@ -294,15 +299,19 @@ func TestConnectWithoutPending(t *testing.T) {
 		t.Fatalf("Connect = %v, want a *RetryError: AWSPENDING must not be tried", err)
 	}
 	if got := e.cacheCalls() - before; got != 1 {
-		t.Errorf("API calls = %d, want 1 (AWSCURRENT only)", got)
+		t.Errorf("API calls = %d, want 1 (DescribeSecret only)", got)
 	}
 }
 
+// A panicking OnSwitch is a bug in the hook, not a reason to fail the
+// connect: it is logged with its stack, and the switch happens.
 func TestOnSwitchPanic(t *testing.T) {
 	e := newEnv(t, nil, "old")
 	db := newFakeDB("old")
+	var logged syncBuffer
 	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
 		o.OnSwitch = func(string, string, string, string) { panic("hook bug") }
+		o.Logger = slog.New(slog.NewJSONHandler(&logged, nil))
 	})
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
 		t.Fatal(err)
@@ -310,13 +319,39 @@ func TestOnSwitchPanic(t *testing.T) {
 	pw := newPassword()
 	e.putCurrent(t, pw)
 	db.set(pw)
-	_, err := dbretry.Connect(t.Context(), src, db.connect)
-	if err == nil || !strings.Contains(err.Error(), "OnSwitch") || !strings.Contains(err.Error(), "hook bug") {
-		t.Fatalf("Connect = %v, want the recovered panic", err)
+	conn, err := dbretry.Connect(t.Context(), src, db.connect)
+	if err != nil {
+		t.Fatalf("Connect with a panicking OnSwitch = %v, want success", err)
 	}
-	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
-		t.Fatalf("Connect after the panic: %v", err)
+	c, _ := src.Credentials(t.Context())
+	if conn.version != c.VersionID || src.Stats().Switches != 1 {
+		t.Errorf("connected with %s, Credentials %s, Stats %+v: want the new version, one switch", conn.version, c.VersionID, src.Stats())
 	}
+	out := logged.String()
+	if !strings.Contains(out, "OnSwitch panicked") || !strings.Contains(out, "hook bug") || !strings.Contains(out, "TestOnSwitchPanic") {
+		t.Errorf("log lacks the panic and its stack:\n%s", out)
+	}
+	if strings.Contains(out, pw) {
+		t.Errorf("log shows the password")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func countErrs(errs []error) int {
@@ -371,19 +406,21 @@ func (c *interceptClient) GetSecretValue(ctx context.Context, in *secretsmanager
 	return c.Client.GetSecretValue(ctx, in, optFns...)
 }
 
-// finishSecret can land between the re-read of AWSCURRENT (still the old
-// version) and that of AWSPENDING (gone): the Source must see the new
-// AWSCURRENT at once rather than wait out its re-read bound.
+// finishSecret can land between the re-read's DescribeSecret (AWSCURRENT
+// unchanged, AWSPENDING present) and its read of AWSPENDING (gone now):
+// that re-read finds nothing, and the next one, after RereadInterval,
+// finds the new AWSCURRENT.
 func TestConnectRotationFinishesDuringReread(t *testing.T) {
 	e := newEnv(t, nil, "old")
 	db := newFakeDB("old")
 	ic := &interceptClient{Client: e.sm}
-	cache, err := secretcache.New(ic)
+	cache, err := secretcache.New(ic, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, secretName)
+	src := dbretry.NewSource(cache, secretName, func(o *dbretry.Options) { o.RereadInterval = 20 * time.Millisecond })
+	defer src.Close()
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
 		t.Fatal(err)
 	}
@@ -398,11 +435,16 @@ func TestConnectRotationFinishesDuringReread(t *testing.T) {
 	if err != nil || conn.version != pending {
 		t.Fatalf("Connect = %v, %v; want version %s", conn, err, pending)
 	}
-	if took := time.Since(began); took > 500*time.Millisecond {
-		t.Errorf("Connect took %v: it waited instead of re-reading AWSCURRENT", took)
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("Connect took %v, want about RereadInterval", took)
 	}
-	if got := cache.Stats().Calls.Total() - before; got != 3 {
-		t.Errorf("API calls = %d, want 3 (AWSCURRENT, AWSPENDING, AWSCURRENT)", got)
+	// DescribeSecret, AWSPENDING (gone), DescribeSecret, the new
+	// AWSCURRENT.
+	if got := cache.Stats().Calls.Total() - before; got != 4 {
+		t.Errorf("API calls = %d, want 4", got)
+	}
+	if st := src.Stats(); st.Rereads != 2 {
+		t.Errorf("Stats %+v, want 2 re-reads", st)
 	}
 }
 
@@ -410,26 +452,128 @@ func TestConnectRotationFinishesDuringReread(t *testing.T) {
 // secret alone, so it costs the refused connect a retry, never the other
 // connections their credentials.
 func TestRereadFailureKeepsCache(t *testing.T) {
-	e := newEnv(t, nil, "old")
+	e := newEnv(t, nil, "old", func(o *secretcache.Options) {
+		o.MinRefreshInterval = -1
+		o.ErrorBackoff, o.MaxErrorBackoff = time.Millisecond, time.Millisecond
+	})
 	db := newFakeDB("old")
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) { o.RetryBudget = 300 * time.Millisecond })
+	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+		o.RetryBudget = 300 * time.Millisecond
+		o.RereadInterval = 10 * time.Millisecond
+	})
+	defer src.Close()
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
 		t.Fatal(err)
 	}
 	pw := newPassword()
 	e.putPending(t, pw)
 	db.set(pw)
-	e.srv.InjectFault(awsemu.Fault{Op: "GetSecretValue", Code: "ThrottlingException"})
+	for _, op := range []string{"DescribeSecret", "GetSecretValue"} {
+		e.srv.InjectFault(awsemu.Fault{Op: op, Code: "ThrottlingException"})
+	}
 	_, err := dbretry.Connect(t.Context(), src, db.connect)
 	if !errors.As(err, new(*dbretry.RetryError)) {
 		t.Fatalf("Connect while throttled = %v, want a *RetryError", err)
+	}
+	if st := src.Stats(); st.Rereads < 2 {
+		t.Errorf("Stats %+v: want several re-reads within the budget", st)
 	}
 	if c, err := src.Credentials(t.Context()); err != nil || c.Password != "old" {
 		t.Fatalf("Credentials while throttled: %v, %v; want the cached AWSCURRENT", c, err)
 	}
 	e.srv.ClearFaults()
-	time.Sleep(time.Second) // the per-version re-read bound
 	if conn, err := dbretry.Connect(t.Context(), src, db.connect); err != nil || conn.version == "" {
 		t.Fatalf("Connect after the throttling: %v, %v", conn, err)
 	}
+}
+
+// The re-read goes through the Source's own secret id and leaves every
+// other cache entry alone: a part of the program that reads the same
+// secret by ARN keeps its value, even when the re-read fails.
+func TestRereadLeavesOtherIDsAlone(t *testing.T) {
+	e := newEnv(t, nil, "old")
+	cc := &countingClient{Client: e.sm}
+	cache, err := secretcache.New(cc, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	db := newFakeDB("old")
+	src := dbretry.NewSource(cache, secretName, func(o *dbretry.Options) { o.RetryBudget = 200 * time.Millisecond })
+	defer src.Close()
+	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
+		t.Fatal(err)
+	}
+	byARN, err := cache.Get(t.Context(), e.arn) // another part of the program
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.reset()
+	pw := newPassword()
+	e.putPending(t, pw)
+	db.set(pw)
+	e.srv.InjectFault(awsemu.Fault{Op: "GetSecretValue", Code: "ThrottlingException", Times: 1})
+	if _, err := dbretry.Connect(t.Context(), src, db.connect); !errors.As(err, new(*dbretry.RetryError)) {
+		t.Fatalf("Connect = %v; want a *RetryError: the only AWSPENDING read was throttled", err)
+	}
+	if ids := cc.ids(); len(ids) == 0 || slices.ContainsFunc(ids, func(id string) bool { return id != secretName }) {
+		t.Errorf("the re-read called the service for %q, want only %q", ids, secretName)
+	}
+	calls := cc.total()
+	got, err := cache.Get(t.Context(), e.arn)
+	if err != nil || got.VersionID() != byARN.VersionID() || cc.total() != calls {
+		t.Errorf("Get by ARN after the re-read: %v, %v (%d more calls); want the cached value", got, err, cc.total()-calls)
+	}
+}
+
+// countingClient records the API calls a cache makes, with the secret id
+// of each.
+type countingClient struct {
+	secretcache.Client
+	mu    sync.Mutex
+	calls []string // "Op id"
+}
+
+func (c *countingClient) note(op, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, op+" "+id)
+}
+
+func (c *countingClient) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = nil
+}
+
+func (c *countingClient) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls)
+}
+
+func (c *countingClient) ids() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for _, call := range c.calls {
+		_, id, _ := strings.Cut(call, " ")
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (c *countingClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	c.note("GetSecretValue", aws.ToString(in.SecretId))
+	return c.Client.GetSecretValue(ctx, in, optFns...)
+}
+
+func (c *countingClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	c.note("DescribeSecret", aws.ToString(in.SecretId))
+	return c.Client.DescribeSecret(ctx, in, optFns...)
+}
+
+func (c *countingClient) BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
+	c.note("BatchGetSecretValue", strings.Join(in.SecretIdList, ","))
+	return c.Client.BatchGetSecretValue(ctx, in, optFns...)
 }

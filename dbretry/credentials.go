@@ -14,9 +14,14 @@ import (
 // Credentials are the connection settings of one version of an RDS-format
 // database secret.
 //
-// String, GoString, Format and LogValue never show Password, whatever the
-// verb. A Credentials value printed as a field of another struct with %v
-// still goes through Format, but only when the field is exported.
+// String, GoString, Format, LogValue and MarshalJSON never show
+// Password, whatever the verb or handler, also when the Credentials are
+// an exported field of another struct, or in a slice or map. One case
+// remains that no method can cover: fmt and slog's TextHandler print an
+// UNEXPORTED struct field by reflection without calling its methods, so
+// fmt.Sprintf("%v", struct{ c Credentials }{c}) shows the password. Keep
+// Credentials out of unexported fields of values that get printed, or
+// print them through their String method.
 type Credentials struct {
 	// Engine is the "engine" key, e.g. "postgres" or "mysql"; "" if absent.
 	Engine string
@@ -150,6 +155,20 @@ func (c Credentials) Format(f fmt.State, verb rune) {
 	default:
 		fmt.Fprint(f, c.String())
 	}
+}
+
+// MarshalJSON encodes every field but the password, under the Go field
+// names: {"Engine":…,"Host":…,"Port":…,"Username":…,"DBName":…,
+// "VersionID":…}. It keeps slog's JSONHandler and encoding/json from
+// showing the password; a Credentials cannot be recovered from it.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Engine, Host string
+		Port         int
+		Username     string
+		DBName       string
+		VersionID    string
+	}{c.Engine, c.Host, c.Port, c.Username, c.DBName, c.VersionID})
 }
 
 // LogValue implements slog.LogValuer: every field but the password.

@@ -1,9 +1,11 @@
 package dbretry_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 
@@ -116,10 +118,54 @@ func TestCredentialsNeverPrintPassword(t *testing.T) {
 			t.Errorf("output shows the password: %s", s)
 		}
 	}
+	// encoding/json and slog's handlers, with the Credentials nested in a
+	// struct, a slice and a map.
+	type holder struct {
+		Name  string
+		Creds dbretry.Credentials
+		Ptr   *dbretry.Credentials
+	}
+	nested := []any{c, &c, holder{"h", c, &c}, []dbretry.Credentials{c}, map[string]dbretry.Credentials{"k": c}, map[string]any{"h": holder{Creds: c}}}
+	for _, v := range nested {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("json.Marshal(%T): %v", v, err)
+		}
+		out = append(out, string(b))
+	}
+	var handlers strings.Builder
+	for _, l := range []*slog.Logger{slog.New(slog.NewJSONHandler(&handlers, nil)), slog.New(slog.NewTextHandler(&handlers, nil))} {
+		for _, v := range nested {
+			l.Info("nested", "v", v, slog.Group("g", slog.Any("v", v)))
+		}
+	}
+	out = append(out, handlers.String())
+	for _, s := range out {
+		if strings.Contains(s, pw) || strings.Contains(s, fmt.Sprintf("%x", pw)) {
+			t.Errorf("output shows the password: %s", s)
+		}
+	}
 	if want := "postgres app@h:5432/d version v1 (password redacted)"; c.String() != want {
 		t.Errorf("String = %q, want %q", c.String(), want)
 	}
 	if !strings.Contains(logged.String(), `"username":"app"`) {
 		t.Errorf("slog output lacks the username: %s", logged.String())
+	}
+}
+
+// MarshalJSON keeps every field but the password.
+func TestCredentialsMarshalJSON(t *testing.T) {
+	c := dbretry.Credentials{Engine: "postgres", Host: "h", Port: 5432, Username: "app", Password: "pw-not-here", DBName: "d", VersionID: "v1"}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"Engine": "postgres", "Host": "h", "Port": float64(5432), "Username": "app", "DBName": "d", "VersionID": "v1"}
+	if !maps.Equal(got, want) {
+		t.Errorf("json.Marshal = %s, want the fields of %v", b, want)
 	}
 }

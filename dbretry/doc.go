@@ -17,14 +17,18 @@
 // login is refused (IsAuthError: PostgreSQL SQLSTATE 28P01 or 28000, MySQL
 // error 1045 or SQLSTATE 28000), the connect:
 //
-//  1. re-reads the secret, once for all connections refused with the same
-//     credentials: a thousand refusals at once cost one GetSecretValue for
-//     AWSCURRENT, plus one for AWSPENDING when AWSCURRENT has not changed
-//     (and one more for AWSCURRENT when there is no AWSPENDING either);
+//  1. re-reads the secret with Cache.Refresh, once for all connections
+//     refused with the same credentials and at most once per
+//     Options.RereadInterval (1s) for them: a thousand refusals at once
+//     cost one DescribeSecret, plus one GetSecretValue for a new
+//     AWSCURRENT or, when AWSCURRENT has not changed, for AWSPENDING
+//     (none if the cache holds that version). The re-read updates the
+//     cache's own entries and never invalidates any;
 //  2. uses a new AWSCURRENT if there is one, otherwise the AWSPENDING
-//     version if the secret has one (Options.TryPending), and keeps
-//     handing it out, without further API calls, until the cache's
-//     AWSCURRENT moves at its next refresh;
+//     version if the secret has one on another version
+//     (Options.TryPending), and keeps handing it out, without further
+//     API calls, until the cache's AWSCURRENT moves or AWSPENDING is
+//     refused too, in which case it goes back to AWSCURRENT;
 //  3. retries the connect at once with new credentials, or after a
 //     backoff when there are none, within Options.RetryBudget (30s) and
 //     the caller's context, then fails with a *RetryError.
@@ -36,10 +40,16 @@
 // # Using it
 //
 //	cache, _ := secretcache.New(secretsmanager.NewFromConfig(awsCfg))
+//	defer cache.Close()
 //	src := dbretry.NewSource(cache, "prod/orders/db")
-//	pool, err := dbretry.NewPool(ctx, src, nil)     // pgx
-//	db := dbretry.OpenDB(src)                        // database/sql on pgx
+//	defer src.Close()                                 // waits for a re-read in flight
+//	pool, err := dbretry.NewPool(ctx, src, nil)       // pgx
+//	db := dbretry.OpenDB(src)                         // database/sql on pgx
 //	conn, err := dbretry.Connect(ctx, src, dialMySQL) // any other driver
+//
+// A re-read runs on a goroutine of the Source, so that a connect whose
+// context ends does not cancel it for the others refused with it; Close
+// the Source after the pools and before the cache.
 //
 // The secret is in the RDS format (see ParseCredentials); host, port,
 // database, user and password come from it, the rest of the connection

@@ -32,6 +32,7 @@ func ExampleNewPool() {
 	defer cache.Close()
 
 	src := dbretry.NewSource(cache, "prod/orders/db")
+	defer src.Close() // runs before cache.Close: deferred calls run last first
 	cfg, err := pgxpool.ParseConfig("sslmode=verify-full pool_max_conns=20")
 	if err != nil {
 		log.Fatal(err)
@@ -56,7 +57,9 @@ func ExampleOpenDB() {
 	}
 	defer cache.Close()
 
-	db := dbretry.OpenDB(dbretry.NewSource(cache, "prod/orders/db"))
+	src := dbretry.NewSource(cache, "prod/orders/db")
+	defer src.Close()
+	db := dbretry.OpenDB(src)
 	defer db.Close()
 	db.SetConnMaxLifetime(30 * time.Minute)
 	if _, err := db.ExecContext(context.Background(), "UPDATE orders SET seen = true"); err != nil {
@@ -108,8 +111,8 @@ func ExampleIsAuthError() {
 	fmt.Println(dbretry.IsAuthError(wrong))
 
 	// A MySQL driver error, recognised by its shape without importing the
-	// driver: mysqlError has the fields of go-sql-driver/mysql's MySQLError.
-	fmt.Println(dbretry.IsAuthError(&mysqlError{Number: 1045, SQLState: [5]byte{'2', '8', '0', '0', '0'}}))
+	// driver: MySQLError has the fields of go-sql-driver/mysql's MySQLError.
+	fmt.Println(dbretry.IsAuthError(&MySQLError{Number: 1045, SQLState: [5]byte{'2', '8', '0', '0', '0'}}))
 
 	// Not refused logins.
 	fmt.Println(dbretry.IsAuthError(&pgconn.PgError{Code: "42601"})) // syntax error
@@ -146,6 +149,7 @@ func ExampleConnect() {
 	src := dbretry.NewSource(cache, "prod/shop/mysql", func(o *dbretry.Options) {
 		o.OnSwitch = func(id, _, _, stage string) { fmt.Println("switched", id, "to", stage) }
 	})
+	defer src.Close()
 	if _, err := src.Credentials(ctx); err != nil { // the cache now holds the old password
 		log.Fatal(err)
 	}
@@ -161,7 +165,7 @@ func ExampleConnect() {
 	}
 	dial := func(ctx context.Context, c dbretry.Credentials) (string, error) {
 		if c.Password != "new-password" {
-			return "", &mysqlError{Number: 1045, Message: "Access denied for user 'shop'"}
+			return "", &MySQLError{Number: 1045, Message: "Access denied for user 'shop'"}
 		}
 		return fmt.Sprintf("%s@%s:%d", c.Username, c.Host, c.Port), nil
 	}
@@ -170,9 +174,9 @@ func ExampleConnect() {
 		log.Fatal(err)
 	}
 	fmt.Println("connected as", conn)
-	fmt.Println("API calls:", cache.Stats().Calls.Total())
+	fmt.Printf("%+v\n", src.Stats())
 	// Output:
 	// switched prod/shop/mysql to AWSPENDING
 	// connected as shop@shop.example.com:3306
-	// API calls: 3
+	// {AuthFailures:1 Rereads:1 Switches:1 Exhausted:0}
 }

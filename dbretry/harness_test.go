@@ -75,6 +75,7 @@ func newRole(t testing.TB, pg *pgtest.Server, password string) string {
 type env struct {
 	srv   *awsemu.Server
 	sm    *secretsmanager.Client
+	calls *countingClient // the cache's client: every API call it makes
 	cache *secretcache.Cache
 	arn   string
 	pg    *pgtest.Server // nil without a database
@@ -108,7 +109,8 @@ func newEnv(t testing.TB, pg *pgtest.Server, password string, cacheOpts ...func(
 		t.Fatalf("CreateSecret: %v", err)
 	}
 	e.arn = aws.ToString(out.ARN)
-	cache, err := secretcache.New(e.sm, cacheOpts...)
+	e.calls = &countingClient{Client: e.sm}
+	cache, err := secretcache.New(e.calls, cacheOpts...)
 	if err != nil {
 		t.Fatalf("secretcache.New: %v", err)
 	}
@@ -211,8 +213,9 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// cacheCalls is the number of API calls the cache made.
-func (e *env) cacheCalls() uint64 { return e.cache.Stats().Calls.Total() }
+// cacheCalls is the number of API calls the cache made, counted by its
+// client.
+func (e *env) cacheCalls() uint64 { return uint64(e.calls.total()) }
 
 // enableRotation registers rotation/postgres SingleUser as the secret's
 // rotation function. When pause returns a duration for a rotation, that

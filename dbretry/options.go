@@ -2,6 +2,7 @@ package dbretry
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"time"
 )
 
@@ -10,12 +11,11 @@ const (
 	DefaultRetryBudget = 30 * time.Second
 	DefaultMinBackoff  = 50 * time.Millisecond
 	DefaultMaxBackoff  = time.Second
+	// DefaultRereadInterval matches secretcache's default
+	// MinRefreshInterval: re-reading more often would only be answered
+	// from the cache.
+	DefaultRereadInterval = time.Second
 )
-
-// minResolveInterval bounds how often the same failed version sends the
-// Source back to Secrets Manager, so that credentials which all fail (a
-// password changed outside rotation) cost at most a few API calls a second.
-const minResolveInterval = time.Second
 
 // Options configure a Source. NewSource copies DefaultOptions, applies the
 // caller's functions to the copy and fixes out-of-range values as each
@@ -38,6 +38,14 @@ type Options struct {
 	// below MinBackoff it is raised to MinBackoff.
 	MaxBackoff time.Duration
 
+	// RereadInterval is the least time between two re-reads of the secret
+	// after refusals of the same version, so that credentials which all
+	// fail (a password changed outside rotation) cost at most a few API
+	// calls per interval. Keep it at or above the cache's
+	// MinRefreshInterval, within which Cache.Refresh makes no API call.
+	// Zero: the default, 1s; negative: no bound.
+	RereadInterval time.Duration
+
 	// TryPending makes the Source, when AWSCURRENT was refused and has not
 	// changed, use the AWSPENDING version if the secret has one: the
 	// window of a single-user rotation, after setSecret changed the
@@ -56,16 +64,30 @@ type Options struct {
 	// credentials. It runs synchronously on the goroutine of the connect
 	// that observed the switch, so it should be quick; it may call the
 	// Source.
+	//
+	// A panic in OnSwitch is recovered and logged with its stack at
+	// LevelError; the connect goes on as if OnSwitch had returned.
 	OnSwitch func(secretID, fromVersionID, toVersionID, stage string)
+
+	// Clock, if not nil, is the source of the current time for the retry
+	// budget and RereadInterval; the waits themselves are timers. For
+	// tests. It must be safe for concurrent use. nil: time.Now.
+	Clock func() time.Time
+
+	// Rand, if not nil, returns a uniform float64 in [0,1) to spread the
+	// backoff. For tests. It must be safe for concurrent use. nil:
+	// math/rand/v2.
+	Rand func() float64
 }
 
 // DefaultOptions returns the Options NewSource starts from.
 func DefaultOptions() Options {
 	return Options{
-		RetryBudget: DefaultRetryBudget,
-		MinBackoff:  DefaultMinBackoff,
-		MaxBackoff:  DefaultMaxBackoff,
-		TryPending:  true,
+		RetryBudget:    DefaultRetryBudget,
+		MinBackoff:     DefaultMinBackoff,
+		MaxBackoff:     DefaultMaxBackoff,
+		RereadInterval: DefaultRereadInterval,
+		TryPending:     true,
 	}
 }
 
@@ -80,4 +102,13 @@ func (o *Options) resolve() {
 		o.MaxBackoff = DefaultMaxBackoff
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.RereadInterval == 0 {
+		o.RereadInterval = DefaultRereadInterval
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
+	"github.com/rekeyhq/rekey/secretcache"
 )
 
 func newPool(t testing.TB, src *dbretry.Source, fns ...func(*pgxpool.Config)) *dbretry.Pool {
@@ -33,7 +34,10 @@ func newPool(t testing.TB, src *dbretry.Source, fns ...func(*pgxpool.Config)) *d
 // Every Pool method that needs a new connection gets one through the
 // single-user window, where AWSCURRENT is refused.
 func TestPoolMethodsInWindow(t *testing.T) {
-	e, _ := newDBEnv(t)
+	// The rotations here are milliseconds apart; the cache's default
+	// MinRefreshInterval (1s) would answer a re-read with the previous
+	// one's view and cost a round of retries.
+	e, _ := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) { o.Logger = testLogger(t) })
 	p := newPool(t, src)
 	e.pg.Exec(t, "CREATE TABLE "+e.role+"_items (n int)")
@@ -145,18 +149,64 @@ func TestPoolMethodsInWindow(t *testing.T) {
 	}
 }
 
+// An AWSPENDING left by a rotation that failed before setSecret, and an
+// outage in which the database refuses AWSCURRENT too (role NOLOGIN:
+// 28000): the Source tries AWSPENDING, and once that is refused as well
+// and nothing newer exists, goes back to AWSCURRENT. When the outage ends
+// the next login works; the Source is never stuck on a refused
+// AWSPENDING.
+func TestPoolLeavesRefusedPending(t *testing.T) {
+	e, pw := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
+	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+		o.RetryBudget = 500 * time.Millisecond
+		o.RereadInterval = 20 * time.Millisecond
+		o.MinBackoff, o.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
+		o.Logger = testLogger(t)
+	})
+	defer src.Close()
+	p := newPool(t, src)
+	ctx := t.Context()
+	if err := p.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	current, _ := src.Credentials(ctx)
+	stale := e.putPending(t, newPassword()) // never reached the database
+
+	e.pg.Exec(t, "ALTER ROLE "+e.role+" NOLOGIN")
+	p.Raw().Reset()
+	err := p.Ping(ctx)
+	if !errors.As(err, new(*dbretry.RetryError)) || !dbretry.IsAuthError(err) {
+		t.Fatalf("Ping during the outage = %v, want a *RetryError", err)
+	}
+	if st := src.Stats(); st.Switches < 2 {
+		t.Errorf("Stats %+v: want AWSPENDING tried and left during the outage", st)
+	}
+
+	e.pg.Exec(t, "ALTER ROLE "+e.role+" LOGIN")
+	for i := range 3 {
+		p.Raw().Reset()
+		if err := p.Ping(ctx); err != nil {
+			t.Fatalf("Ping %d after the outage: %v; the Source is stuck on AWSPENDING %s", i, err, stale)
+		}
+	}
+	if c, err := src.Credentials(ctx); err != nil || c.VersionID != current.VersionID || c.Password != pw {
+		t.Errorf("Credentials after the outage: version %s, err %v; want AWSCURRENT %s", c.VersionID, err, current.VersionID)
+	}
+}
+
 // A statement that fails with an authentication SQLSTATE is not a
 // connect: it is returned at once and runs once.
 func TestPoolNeverRetriesStatements(t *testing.T) {
 	e, _ := newDBEnv(t)
 	src := dbretry.NewSource(e.cache, secretName)
 	p := newPool(t, src)
-	e.pg.Exec(t, "CREATE TABLE runs (n int)")
-	e.pg.Exec(t, "GRANT ALL ON runs TO "+e.role)
-	e.pg.Exec(t, `CREATE FUNCTION insert_then_fail() RETURNS void LANGUAGE plpgsql AS $$
-		BEGIN INSERT INTO runs VALUES (1); RAISE EXCEPTION 'fake auth failure' USING ERRCODE = '28P01'; END $$`)
+	runs, fn := e.role+"_runs", e.role+"_insert_then_fail" // the server is shared
+	e.pg.Exec(t, "CREATE TABLE "+runs+" (n int)")
+	e.pg.Exec(t, "GRANT ALL ON "+runs+" TO "+e.role)
+	e.pg.Exec(t, "CREATE FUNCTION "+fn+`() RETURNS void LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO `+runs+` VALUES (1); RAISE EXCEPTION 'fake auth failure' USING ERRCODE = '28P01'; END $$`)
 
-	_, err := p.Exec(t.Context(), "SELECT insert_then_fail()")
+	_, err := p.Exec(t.Context(), "SELECT "+fn+"()")
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" || errors.As(err, new(*dbretry.RetryError)) {
 		t.Fatalf("Exec = %v, want the statement's PgError 28P01 unchanged", err)
@@ -165,11 +215,11 @@ func TestPoolNeverRetriesStatements(t *testing.T) {
 		t.Errorf("Stats = %+v: a statement error was treated as a refused login", st)
 	}
 	// The failed statement's transaction rolled back; it ran once.
-	if _, err := p.Exec(t.Context(), "INSERT INTO runs VALUES (2)"); err != nil {
+	if _, err := p.Exec(t.Context(), "INSERT INTO "+runs+" VALUES (2)"); err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	if err := p.QueryRow(t.Context(), "SELECT count(*) FROM runs").Scan(&n); err != nil || n != 1 {
+	if err := p.QueryRow(t.Context(), "SELECT count(*) FROM "+runs).Scan(&n); err != nil || n != 1 {
 		t.Errorf("runs holds %d rows (err %v), want 1", n, err)
 	}
 }
@@ -220,7 +270,7 @@ func TestPoolNilConfig(t *testing.T) {
 }
 
 func TestOpenDBInWindow(t *testing.T) {
-	e, _ := newDBEnv(t)
+	e, _ := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 }) // see TestPoolMethodsInWindow
 	src := dbretry.NewSource(e.cache, secretName)
 	db := dbretry.OpenDB(src, func(c *pgx.ConnConfig) { c.RuntimeParams["application_name"] = "dbretry-test" })
 	defer db.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 )
 
@@ -15,7 +14,7 @@ import (
 // until it succeeds, fails otherwise, or Options.RetryBudget has passed
 // since the first failure; then it returns a *RetryError wrapping the last
 // error. Concurrent refusals of the same credentials share one re-read of
-// the secret.
+// the secret. After the Source is closed, a refusal is not retried.
 //
 // connect must only open a connection: it may be called several times, so
 // it must not run statements whose effects would then repeat. Errors that
@@ -57,17 +56,17 @@ func retry[T any](ctx context.Context, s *Source, try func() (T, error), refused
 	if !ok {
 		return v, err
 	}
-	start := time.Now()
+	start := s.opts.Clock()
 	backoff := s.opts.MinBackoff
 	for attempts := 1; ; attempts++ {
 		s.authFailures.Add(1)
-		if time.Since(start) >= s.opts.RetryBudget || ctx.Err() != nil {
+		if s.since(start) >= s.opts.RetryBudget || ctx.Err() != nil || s.isClosed() {
 			return v, s.giveUp(ctx, err, l, attempts, start)
 		}
 		if !s.recover(ctx, l) {
-			wait := backoff/2 + rand.N(backoff/2+1)
+			wait := backoff/2 + time.Duration(s.opts.Rand()*float64(backoff/2))
 			backoff = min(2*backoff, s.opts.MaxBackoff)
-			if !sleep(ctx, min(wait, s.opts.RetryBudget-time.Since(start))) {
+			if !sleep(ctx, min(wait, s.opts.RetryBudget-s.since(start))) {
 				return v, s.giveUp(ctx, err, l, attempts, start)
 			}
 		}
@@ -95,9 +94,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// since is the time elapsed since t on the Source's clock.
+func (s *Source) since(t time.Time) time.Duration { return s.opts.Clock().Sub(t) }
+
 func (s *Source) giveUp(ctx context.Context, last error, l login, attempts int, start time.Time) error {
 	s.exhausted.Add(1)
-	e := &RetryError{SecretID: s.id, VersionID: s.versionOf(l), Attempts: attempts, Elapsed: time.Since(start), Err: last, ctxErr: ctx.Err()}
+	why := ctx.Err()
+	if why == nil && s.isClosed() {
+		why = ErrClosed
+	}
+	e := &RetryError{SecretID: s.id, VersionID: s.versionOf(l), Attempts: attempts, Elapsed: s.since(start), Err: last, ctxErr: why}
 	s.log(slog.LevelWarn, "dbretry: giving up on authentication failures", slog.String("version", e.VersionID),
 		slog.Int("attempts", attempts), slog.Duration("elapsed", e.Elapsed), slog.Any("error", last))
 	return e
@@ -106,8 +112,9 @@ func (s *Source) giveUp(ctx context.Context, last error, l login, attempts int, 
 // RetryError reports a connect that was refused on every attempt until the
 // retry budget or the caller's context ended. It wraps the last connect
 // error, so IsAuthError and errors.As (e.g. to *pgconn.PgError) see
-// through it, and ctx.Err() when the context ended. Its message names the
-// secret and version, never a password.
+// through it, and ctx.Err() when the context ended (ErrClosed when the
+// Source was closed). Its message names the secret and version, never a
+// password.
 type RetryError struct {
 	// SecretID is the secret the credentials came from.
 	SecretID string
@@ -134,7 +141,7 @@ func (e *RetryError) Error() string {
 }
 
 // Unwrap returns the last connect error and, if the context ended, its
-// error.
+// error, or ErrClosed if the Source was closed.
 func (e *RetryError) Unwrap() []error {
 	if e.ctxErr != nil {
 		return []error{e.Err, e.ctxErr}

@@ -11,9 +11,13 @@
 // emulator, serves on a loopback port, drives load against itself,
 // rotates the secret every -rotate-every with a real single-user rotation
 // held -window between setSecret and finishSecret, and prints a live table
-// of requests served, failed requests and API calls until -duration ends:
+// of requests served, failed requests and API calls until -duration ends.
+// It exits 1 if a request failed, or if no rotation completed or no
+// credential switch happened (then it showed nothing):
 //
 //	go run ./examples/pgx-service -demo -duration 10s
+//
+// It stops on SIGINT or SIGTERM, letting a rotation in progress finish.
 package main
 
 import (
@@ -31,6 +35,7 @@ import (
 	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,7 +52,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout))
 }
@@ -60,8 +65,9 @@ type options struct {
 }
 
 // run is the command: it parses args, runs until ctx ends (or -duration
-// with -demo) and returns the exit status: 0, 1 for a failure (with -demo:
-// any failed request), 2 for bad usage.
+// with -demo) and returns the exit status: 0 (also for -h), 1 for a
+// failure (with -demo: a failed request or rotation, or no rotation or
+// credential switch at all), 2 for bad usage.
 func run(ctx context.Context, args []string, stdout io.Writer) int {
 	fs := flag.NewFlagSet("pgx-service", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -75,6 +81,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) int {
 	fs.DurationVar(&o.win, "window", 500*time.Millisecond, "with -demo: how long each rotation holds between setSecret and finishSecret")
 	fs.IntVar(&o.clients, "clients", 8, "with -demo: concurrent HTTP clients")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	var err error
@@ -95,8 +104,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) int {
 	return 0
 }
 
-// service is the HTTP API. It holds only the pool.
-type service struct{ pool *dbretry.Pool }
+// healthTimeout bounds /healthz: a health check must answer quickly, even
+// while a login is being retried.
+const healthTimeout = 2 * time.Second
+
+// service is the HTTP API on a pool. Errors go to log; clients get a
+// plain 503, never an error's text, which may name hosts, users and
+// versions.
+type service struct {
+	pool          *dbretry.Pool
+	log           *slog.Logger
+	healthTimeout time.Duration // 0: healthTimeout
+}
+
+// unavailable logs err and answers 503.
+func (s *service) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "pgx-service: request failed",
+		slog.String("path", r.URL.Path), slog.Any("error", err))
+	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+}
 
 func (s *service) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -113,8 +139,7 @@ func (s *service) time(w http.ResponseWriter, r *http.Request) {
 		User string    `json:"user"`
 	}
 	if err := s.pool.QueryRow(r.Context(), "SELECT now(), current_user").Scan(&out.Now, &out.User); err != nil {
-		// The error names no password (dbretry's and pgx's never do).
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		s.unavailable(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -122,8 +147,14 @@ func (s *service) time(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *service) health(w http.ResponseWriter, r *http.Request) {
-	if err := s.pool.Ping(r.Context()); err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	timeout := healthTimeout
+	if s.healthTimeout > 0 {
+		timeout = s.healthTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		s.unavailable(w, r, err)
 		return
 	}
 	io.WriteString(w, "ok\n") //nolint:errcheck // the client went away
@@ -159,7 +190,9 @@ func serveAWS(ctx context.Context, o options) error {
 		return err
 	}
 	defer cache.Close()
-	pool, err := newPool(ctx, dbretry.NewSource(cache, o.secret, func(do *dbretry.Options) { do.Logger = log }), o.dsn, 0)
+	src := dbretry.NewSource(cache, o.secret, func(do *dbretry.Options) { do.Logger = log })
+	defer src.Close() // after the pool, before the cache
+	pool, err := newPool(ctx, src, o.dsn, 0)
 	if err != nil {
 		return err
 	}
@@ -169,7 +202,7 @@ func serveAWS(ctx context.Context, o options) error {
 		return err
 	}
 	log.Info("pgx-service listening", "addr", l.Addr().String(), "secret", o.secret)
-	return serve(ctx, l, &service{pool: pool})
+	return serve(ctx, l, &service{pool: pool, log: log})
 }
 
 func newPool(ctx context.Context, src *dbretry.Source, dsn string, lifetime time.Duration) (*dbretry.Pool, error) {
@@ -189,6 +222,10 @@ const (
 	demoRole   = "orders"
 	rotatorARN = "arn:aws:lambda:us-east-1:123456789012:function:demo-rotator"
 )
+
+// rotationTimeout bounds one rotation, which the demo lets finish after
+// -duration or a signal.
+const rotationTimeout = 30 * time.Second
 
 // demo runs the service against a throwaway database and the emulator,
 // rotating the secret under load, and prints a table once a second.
@@ -242,6 +279,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer cache.Close()
 	src := dbretry.NewSource(cache, demoSecret)
+	defer src.Close() // after the pool, before the cache
 	pool, err := newPool(ctx, src, "sslmode=disable pool_max_conns=8", 200*time.Millisecond)
 	if err != nil {
 		return err
@@ -255,8 +293,9 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	defer wg.Wait() // after cancel, which ends every goroutine below
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	wg.Go(func() {
-		if err := serve(ctx, l, &service{pool: pool}); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ctx, l, &service{pool: pool, log: log}); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintln(out, "pgx-service: serve:", err)
 		}
 	})
@@ -276,14 +315,18 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 				return
 			case <-t.C:
 			}
-			// The emulator runs the four steps before it answers.
-			if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+			// The emulator runs the four steps before it answers. A
+			// rotation that started runs to its end, even past -duration
+			// or a signal: cut short, it would leave an AWSPENDING version
+			// behind.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationTimeout)
+			_, err := sm.RotateSecret(rctx, &secretsmanager.RotateSecretInput{
 				SecretId: aws.String(demoSecret), RotationLambdaARN: aws.String(rotatorARN),
-			}); err != nil {
-				if ctx.Err() == nil {
-					st.rotationErrs.Add(1)
-					fmt.Fprintln(out, "pgx-service: rotation:", err)
-				}
+			})
+			cancel()
+			if err != nil {
+				st.rotationErrs.Add(1)
+				fmt.Fprintln(out, "pgx-service: rotation:", err)
 				continue
 			}
 			st.rotations.Add(1)
@@ -319,6 +362,14 @@ loop:
 	}
 	if n := st.rotationErrs.Load(); n > 0 {
 		return fmt.Errorf("%d rotations failed", n)
+	}
+	// Without a rotation, or without a login that needed the new
+	// password, the demo showed nothing.
+	if st.rotations.Load() == 0 {
+		return errors.New("no rotation completed; make -duration longer than -rotate-every plus -window")
+	}
+	if src.Stats().Switches == 0 {
+		return errors.New("no credential switch happened: no new login fell in a rotation's window")
 	}
 	return nil
 }
