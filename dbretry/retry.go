@@ -131,6 +131,8 @@ type RetryError struct {
 	ctxErr error
 }
 
+// Error names the secret, the last version tried, the attempts and why
+// the retries stopped, then the last connect error; never a password.
 func (e *RetryError) Error() string {
 	why := "retry budget spent"
 	if e.ctxErr != nil {

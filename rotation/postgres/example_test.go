@@ -24,3 +24,27 @@ func Example_alternatingUsers() {
 	// Output:
 	// {"dbname":"app","engine":"postgres","host":"db.internal","password":"new-password","port":5432,"username":"app_clone"}
 }
+
+func Example_singleUser() {
+	s := postgres.SingleUser()
+	// createSecret keeps the user and every other key, and sets the new
+	// password; setSecret then runs ALTER ROLE with its SCRAM verifier.
+	current := rotation.NewSecret("arn:aws:secretsmanager:us-east-1:123456789012:secret:app-db-AbCdEf", "v1", []string{"AWSCURRENT"},
+		[]byte(`{"engine":"postgres","host":"db.internal","port":"5432","username":"app","password":"old","dbname":"app","note":"kept"}`))
+	pending, err := s.NewPending(context.Background(), current, "new-password")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(pending))
+
+	// A value that is not in the RDS format fails with the key it lacks,
+	// never the value.
+	broken := rotation.NewSecret("arn:aws:secretsmanager:us-east-1:123456789012:secret:app-db-AbCdEf", "v1", []string{"AWSCURRENT"},
+		[]byte(`{"host":"db.internal","password":"old"}`))
+	_, err = s.NewPending(context.Background(), broken, "new-password")
+	fmt.Println(err)
+	// Output:
+	// {"dbname":"app","engine":"postgres","host":"db.internal","note":"kept","password":"new-password","port":"5432","username":"app"}
+	// postgres: secret "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-db-AbCdEf" version v1 has no "username" key
+}
