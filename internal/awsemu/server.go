@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -51,6 +53,10 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	closed   sync.Once
+
+	// transport carries every client AWSConfig builds, so they share
+	// connections and Close can drop the idle ones.
+	transport *http.Transport
 
 	// life ends when Close starts: rotations and held requests derive
 	// their contexts from it. inflight counts handlers and rotations so
@@ -153,6 +159,7 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 		calls:     make(map[string]*atomic.Int64),
 		rng:       rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		rotations: make(map[string]RotationFunc),
+		transport: awshttp.NewBuildableClient().GetTransport(),
 	}
 	now := time.Now
 	s.clock.Store(&now)
@@ -186,6 +193,7 @@ func (s *Server) Close() {
 			}
 			cancel()
 		}
+		s.transport.CloseIdleConnections()
 		done := make(chan struct{})
 		go func() {
 			s.inflight.Wait()
@@ -228,14 +236,43 @@ func (s *Server) Region() string { return s.region }
 func (s *Server) AccountID() string { return s.accountID }
 
 // AWSConfig returns an aws.Config for clients of this server: its region,
-// static credentials and BaseEndpoint set to URL. Retries are the SDK's
-// defaults, as against real AWS.
+// static credentials, BaseEndpoint set to URL and an HTTPClient whose
+// requests carry in-memory bodies (see bufferedBodies). Retries are the
+// SDK's defaults, as against real AWS.
 func (s *Server) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:       s.region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAAWSEMU0000000000", "awsemu-secret-access-key", ""),
 		BaseEndpoint: aws.String(s.URL),
+		HTTPClient:   &http.Client{Transport: bufferedBodies{s.transport}},
 	}
+}
+
+// bufferedBodies hands the transport a copy of each request body in memory.
+// smithy-go closes the body it built as soon as the response headers
+// arrive; net/http's write loop may not yet have made its final read of
+// that body, which then fails with io.EOF (smithy's closed body answers
+// WriteTo with it), so the transport closes the connection under the
+// response body still being read: "use of closed network connection" on
+// replies larger than the transport's 4 KiB read buffer. A bytes.Reader
+// body is independent of smithy's, and the transport knows it to be in
+// memory.
+type bufferedBodies struct{ next http.RoundTripper }
+
+func (b bufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return b.next.RoundTrip(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close() //nolint:errcheck // a RoundTripper must close the body; its content is read
+	if err != nil {
+		return nil, fmt.Errorf("awsemu: reading request body: %w", err)
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.ContentLength = int64(len(body))
+	return b.next.RoundTrip(r)
 }
 
 // SetClock sets the source of the current time: creation and rotation
