@@ -3,7 +3,6 @@ package pgtest_test
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/pgtest"
+	"github.com/rekeyhq/rekey/internal/testserver"
 )
 
 const orphanChildEnv = "PGTEST_ORPHAN_CHILD"
@@ -68,7 +68,7 @@ func TestKilledTestLeavesNoServer(t *testing.T) {
 		t.Fatalf("postmaster.pid: %v", err)
 	}
 	t.Cleanup(func() {
-		if alive(pid) { // only after a failure: do not leave it behind either
+		if testserver.Alive(pid) { // only after a failure: do not leave it behind either
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -85,7 +85,7 @@ func TestKilledTestLeavesNoServer(t *testing.T) {
 	cmd.Wait()
 
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
+	for testserver.Alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("postmaster %d still running 5s after its test process was killed", pid)
 		}
@@ -95,15 +95,4 @@ func TestKilledTestLeavesNoServer(t *testing.T) {
 		c.Close()
 		t.Errorf("port %d still accepts connections after the test process was killed", port)
 	}
-}
-
-// alive reports whether pid runs; a zombie whose parent died and that no
-// init has reaped yet counts as dead.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
-	_, after, _ := bytes.Cut(stat, []byte(") "))
-	return !bytes.HasPrefix(after, []byte("Z"))
 }

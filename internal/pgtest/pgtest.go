@@ -20,8 +20,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -31,6 +29,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rekeyhq/rekey/internal/testserver"
 )
 
 // Server is a running PostgreSQL cluster owned by the caller. Its exported
@@ -43,10 +43,9 @@ type Server struct {
 	Database      string // database the DSNs name, "postgres"
 	DataDir       string // cluster directory; removed by Stop
 
-	root    string        // temporary directory holding DataDir and the log
-	logPath string        // postmaster stdout and stderr
-	cmd     *exec.Cmd     // the postmaster
-	exited  chan struct{} // closed once cmd.Wait returns
+	root    string              // temporary directory holding DataDir and the log
+	logPath string              // postmaster stdout and stderr
+	proc    *testserver.Process // the postmaster; nil until started
 
 	stopOnce sync.Once
 	stopErr  error // set inside stopOnce
@@ -77,10 +76,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	s, err := StartServer()
 	if err != nil {
-		if errors.Is(err, ErrUnavailable) && os.Getenv(RequireEnv) != "1" {
-			t.Skipf("%v (set %s=1 to fail instead of skipping)", err, RequireEnv)
-		}
-		t.Fatal(err)
+		testserver.SkipOrFail(t, err, ErrUnavailable, RequireEnv)
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
@@ -112,7 +108,7 @@ func StartServer(optFns ...func(*Options)) (*Server, error) {
 		return nil, fmt.Errorf("pgtest: StartTimeout %v is not positive", opts.StartTimeout)
 	}
 
-	var cred *osUser
+	var cred *testserver.OSUser
 	if os.Geteuid() == 0 {
 		c, err := lookupOSUser(opts.OSUser)
 		if err != nil {
@@ -121,13 +117,9 @@ func StartServer(optFns ...func(*Options)) (*Server, error) {
 		cred = c
 	}
 
-	base := os.TempDir()
-	if cred != nil {
-		if err := checkTraversable(base); err != nil {
-			return nil, err
-		}
-	}
-	root, err := os.MkdirTemp(base, "pgtest-")
+	// The server user owns the cluster's parent, in which initdb creates
+	// DataDir.
+	root, err := testserver.MkdirTemp("pgtest-", cred)
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -147,59 +139,15 @@ func StartServer(optFns ...func(*Options)) (*Server, error) {
 	return s, nil
 }
 
-func lookupOSUser(name string) (*osUser, error) {
-	u, err := user.Lookup(name)
+func lookupOSUser(name string) (*testserver.OSUser, error) {
+	u, err := testserver.LookupOSUser(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: running as root, and PostgreSQL refuses to run as root, but OS user %q to run it as was not found: %v", ErrUnavailable, name, err)
+		return nil, fmt.Errorf("%w: running as root, and PostgreSQL refuses to run as root, but cannot run it as OS user %q: %v", ErrUnavailable, name, err)
 	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("pgtest: OS user %q has non-numeric uid %q", name, u.Uid)
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("pgtest: OS user %q has non-numeric gid %q", name, u.Gid)
-	}
-	if uid == 0 {
-		return nil, fmt.Errorf("%w: OS user %q is root, and PostgreSQL refuses to run as root", ErrUnavailable, name)
-	}
-	return &osUser{uid: uint32(uid), gid: uint32(gid)}, nil
+	return u, nil
 }
 
-// checkTraversable reports an error unless every directory from / down to
-// dir lets other users through, which the server user needs to reach its
-// data directory below dir.
-func checkTraversable(dir string) error {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("pgtest: %w", err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("pgtest: %w", err)
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("pgtest: the server user cannot traverse %s (mode %v) to reach its data directory under %s; set TMPDIR to a directory such as /tmp", d, fi.Mode().Perm(), dir)
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
-	}
-}
-
-// osUser is the unprivileged user a root process runs the server as.
-type osUser struct{ uid, gid uint32 }
-
-func (s *Server) start(opts Options, cred *osUser) error {
-	if cred != nil {
-		// The server user must own the cluster's parent, in which initdb
-		// creates DataDir; the temporary directory is 0700, so nobody else
-		// can look in.
-		if err := os.Chown(s.root, int(cred.uid), int(cred.gid)); err != nil {
-			return fmt.Errorf("pgtest: %w", err)
-		}
-	}
+func (s *Server) start(opts Options, cred *testserver.OSUser) error {
 	if err := s.initdb(opts.BinDir, cred); err != nil {
 		return err
 	}
@@ -209,9 +157,9 @@ func (s *Server) start(opts Options, cred *osUser) error {
 	// on a new port, not an error.
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := testserver.FreePort()
 		if err != nil {
-			return err
+			return fmt.Errorf("pgtest: %w", err)
 		}
 		s.Port = port
 		err = s.run(opts, cred)
@@ -223,21 +171,16 @@ func (s *Server) start(opts Options, cred *osUser) error {
 
 var errAddrInUse = errors.New("address in use")
 
-func (s *Server) initdb(binDir string, cred *osUser) error {
+func (s *Server) initdb(binDir string, cred *testserver.OSUser) error {
 	pwfile := filepath.Join(s.root, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(s.SuperPassword+"\n"), 0o600); err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	defer os.Remove(pwfile)
-	if cred != nil {
-		if err := os.Chown(pwfile, int(cred.uid), int(cred.gid)); err != nil {
-			return fmt.Errorf("pgtest: %w", err)
-		}
+	if err := cred.Chown(pwfile); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+	err := testserver.Run(time.Minute, cred, filepath.Join(binDir, "initdb"),
 		"--pgdata="+s.DataDir,
 		"--username="+s.SuperUser,
 		"--pwfile="+pwfile,
@@ -246,25 +189,21 @@ func (s *Server) initdb(binDir string, cred *osUser) error {
 		"--locale=C",
 		"--no-sync",
 	)
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = sysProcAttr(cred)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("pgtest: initdb: %w\n%s", err, tail(out.Bytes()))
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
 }
 
 // run starts the postmaster on s.Port and waits until it accepts a login.
-func (s *Server) run(opts Options, cred *osUser) error {
+func (s *Server) run(opts Options, cred *testserver.OSUser) error {
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	defer logFile.Close() // the child has its own descriptor
 
-	cmd := exec.Command(filepath.Join(opts.BinDir, "postgres"),
+	cmd := testserver.Command(filepath.Join(opts.BinDir, "postgres"),
 		"-D", s.DataDir,
 		"-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses="+s.Host,
@@ -277,22 +216,16 @@ func (s *Server) run(opts Options, cred *osUser) error {
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=32MB",
 	)
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = sysProcAttr(cred)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgtest: starting postgres: %w", err)
+	proc, err := testserver.StartProcess(cmd, cred)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() {
-		defer close(s.exited)
-		_ = cmd.Wait() // the exit status of a server we stopped carries no news
-	}()
+	s.proc = proc
 
 	if err := s.waitReady(opts.StartTimeout); err != nil {
 		s.kill()
-		log := s.logTail()
+		log := testserver.LogTail(s.logPath)
 		if bytes.Contains(log, []byte("could not bind")) || bytes.Contains(log, []byte("already in use")) {
 			err = errors.Join(err, errAddrInUse)
 		}
@@ -301,33 +234,24 @@ func (s *Server) run(opts Options, cred *osUser) error {
 	return nil
 }
 
-// waitReady polls with real logins rather than checking the port, because
-// the postmaster listens before it accepts sessions.
+// waitReady polls with real superuser logins until one succeeds.
 func (s *Server) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
 	config, err := pgconn.ParseConfig(s.SuperDSN())
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	config.ConnectTimeout = time.Second
-	for {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	err = testserver.WaitReady(timeout, s.proc.Exited(), fmt.Sprintf("postgres on port %d", s.Port), func(ctx context.Context) error {
 		conn, err := pgconn.ConnectConfig(ctx, config)
-		if err == nil {
-			err = conn.Close(ctx)
-			cancel()
+		if err != nil {
 			return err
 		}
-		cancel()
-		select {
-		case <-s.exited:
-			return fmt.Errorf("pgtest: postgres on port %d exited during start-up", s.Port)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pgtest: postgres on port %d did not accept a login within %v: %w", s.Port, timeout, err)
-		}
+		return conn.Close(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
+	return nil
 }
 
 // Stop shuts the server down immediately and removes its temporary
@@ -345,63 +269,14 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
-// kill stops the postmaster, if one was started, and waits for it. The data
-// is thrown away, so it asks for an immediate shutdown (SIGQUIT) instead of
-// a checkpoint, and escalates to SIGKILL on the whole process group.
+// kill stops the postmaster, if one was started, and waits for it. The
+// data is thrown away, so it asks for an immediate shutdown (SIGQUIT)
+// instead of a checkpoint, and escalates to SIGKILL on the whole process
+// group after 5s.
 func (s *Server) kill() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.Stop(syscall.SIGQUIT, 5*time.Second)
 	}
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
-		_ = s.cmd.Process.Kill()
-	}
-	select {
-	case <-s.exited:
-		return
-	case <-time.After(5 * time.Second):
-	}
-	// The postmaster has not exited, so its process group is still ours.
-	killGroup(s.cmd.Process)
-	<-s.exited
-}
-
-func (s *Server) logTail() []byte {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return []byte("(no server log: " + err.Error() + ")")
-	}
-	return tail(b)
-}
-
-func tail(b []byte) []byte {
-	const max = 4 << 10
-	if len(b) > max {
-		b = b[len(b)-max:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return b
-}
-
-// childEnv pins the time zone, which initdb otherwise looks up by scanning
-// the system zone database, and the locale for predictable messages.
-func childEnv() []string {
-	return append(os.Environ(), "TZ=UTC", "LC_ALL=C")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pgtest: finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // DSN returns a URL connection string for user and password on the

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rekeyhq/rekey/internal/pgtest"
+	"github.com/rekeyhq/rekey/internal/testserver"
 )
 
 func connect(t *testing.T, config *pgx.ConnConfig) (*pgx.Conn, error) {
@@ -253,33 +253,6 @@ func TestAvailableFindsServerBinaries(t *testing.T) {
 	}
 }
 
-// recordingTB stands in for a test so that Start's skip or fatal can be
-// observed without ending the real test.
-type recordingTB struct {
-	testing.TB
-	mu      sync.Mutex
-	skipped string
-	fatal   string
-}
-
-func (r *recordingTB) Helper() {}
-
-func (r *recordingTB) Skipf(format string, args ...any) {
-	r.mu.Lock()
-	r.skipped = fmt.Sprintf(format, args...)
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recordingTB) Fatal(args ...any) {
-	r.mu.Lock()
-	r.fatal = fmt.Sprint(args...)
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recordingTB) Fatalf(format string, args ...any) { r.Fatal(fmt.Sprintf(format, args...)) }
-
 func TestStartWithoutBinaries(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -295,7 +268,7 @@ func TestStartWithoutBinaries(t *testing.T) {
 			t.Setenv(pgtest.BinDirEnv, t.TempDir())
 			t.Setenv(pgtest.RequireEnv, tc.require)
 
-			rec := &recordingTB{TB: t}
+			rec := &testserver.RecordingTB{TB: t}
 			done := make(chan *pgtest.Server)
 			go func() {
 				defer close(done)
@@ -305,13 +278,14 @@ func TestStartWithoutBinaries(t *testing.T) {
 				t.Fatalf("Start returned a server without binaries: %+v", s)
 			}
 
-			if got := rec.skipped != ""; got != tc.wantSkip {
-				t.Errorf("skipped = %v (%q), want %v", got, rec.skipped, tc.wantSkip)
+			skipped, fatal := rec.Result()
+			if got := skipped != ""; got != tc.wantSkip {
+				t.Errorf("skipped = %v (%q), want %v", got, skipped, tc.wantSkip)
 			}
-			if got := rec.fatal != ""; got != tc.wantFatal {
-				t.Errorf("fatal = %v (%q), want %v", got, rec.fatal, tc.wantFatal)
+			if got := fatal != ""; got != tc.wantFatal {
+				t.Errorf("fatal = %v (%q), want %v", got, fatal, tc.wantFatal)
 			}
-			msg := rec.skipped + rec.fatal
+			msg := skipped + fatal
 			if !strings.Contains(msg, pgtest.BinDirEnv) || !strings.Contains(msg, "initdb") {
 				t.Errorf("message %q should name the missing binaries and %s", msg, pgtest.BinDirEnv)
 			}
