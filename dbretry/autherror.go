@@ -22,8 +22,12 @@ const (
 //     1045, or an exported SQLState field ([5]byte or string) equal to
 //     28000.
 //
+//   - an error returned by MarkAuthError.
+//
 // The MySQL shape is matched by reflection, so this package needs no MySQL
-// driver. A nil err is not an authentication error.
+// driver; dbretry/mysql does not rely on it, it classifies the driver's
+// errors itself and marks refusals with MarkAuthError. A nil err is not an
+// authentication error.
 func IsAuthError(err error) bool {
 	for e := range walk(err) {
 		if isAuthValue(e) {
@@ -32,6 +36,28 @@ func IsAuthError(err error) bool {
 	}
 	return false
 }
+
+// MarkAuthError returns an error that IsAuthError reports as a refused
+// login, as it does any error wrapping it; nil for a nil err. It is the
+// seam through which a connect function passed to Connect classifies its
+// own driver's errors: Connect retries exactly the errors IsAuthError
+// accepts, so an engine package marks the refusals it recognises (e.g.
+// dbretry/mysql marks MySQL errors 1045 and 1698) and returns every other
+// error as it is. The returned error has err's message and unwraps to err,
+// so errors.As still finds the driver's error through it, and through a
+// *RetryError that wraps it.
+func MarkAuthError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &markedAuthError{err: err}
+}
+
+// markedAuthError is an error marked by MarkAuthError.
+type markedAuthError struct{ err error }
+
+func (e *markedAuthError) Error() string { return e.err.Error() }
+func (e *markedAuthError) Unwrap() error { return e.err }
 
 // walk yields err and every error it wraps, depth first, in the order
 // errors.As visits them.
@@ -66,6 +92,9 @@ func walk(err error) func(yield func(error) bool) {
 // isAuthValue matches one error of the tree, as errors.As would: by its
 // own methods, or by what its As method offers.
 func isAuthValue(e error) bool {
+	if _, ok := e.(*markedAuthError); ok {
+		return true
+	}
 	// An unnamed interface type, so that an As method written against
 	// *interface{ SQLState() string } in another package matches it.
 	if s, ok := e.(interface{ SQLState() string }); ok && authSQLState(s.SQLState()) {

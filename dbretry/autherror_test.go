@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rekeyhq/rekey/dbretry"
+	"github.com/rekeyhq/rekey/secretcache"
 )
 
 // MySQLError is go-sql-driver/mysql's *MySQLError, as of v1.7.
@@ -137,5 +139,80 @@ func TestIsAuthError(t *testing.T) {
 				t.Errorf("IsAuthError(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// driverRefusal is a refused login of a driver IsAuthError knows nothing
+// about: no SQLSTATE, no MySQLError shape.
+type driverRefusal struct{ code int }
+
+func (e *driverRefusal) Error() string { return "driver: login refused, code " + strconv.Itoa(e.code) }
+
+func TestMarkAuthError(t *testing.T) {
+	raw := &driverRefusal{code: 7}
+	if dbretry.IsAuthError(raw) {
+		t.Fatal("IsAuthError(unmarked driver error) = true; the test proves nothing")
+	}
+	marked := dbretry.MarkAuthError(raw)
+	for name, err := range map[string]error{
+		"marked":         marked,
+		"wrapped":        fmt.Errorf("connecting: %w", marked),
+		"joined":         errors.Join(errors.New("other"), marked),
+		"in RetryError":  &dbretry.RetryError{SecretID: "s", Err: marked},
+		"marked twice":   dbretry.MarkAuthError(marked),
+		"marked wrapper": dbretry.MarkAuthError(fmt.Errorf("dial: %w", raw)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !dbretry.IsAuthError(err) {
+				t.Errorf("IsAuthError(%v) = false, want true", err)
+			}
+			var got *driverRefusal
+			if !errors.As(err, &got) || got != raw {
+				t.Errorf("errors.As(%v) does not find the driver's error", err)
+			}
+		})
+	}
+	if marked.Error() != raw.Error() {
+		t.Errorf("marked message %q, want the driver's %q", marked.Error(), raw.Error())
+	}
+	if dbretry.MarkAuthError(nil) != nil {
+		t.Error("MarkAuthError(nil) != nil")
+	}
+}
+
+// Connect retries exactly what the connect function marks: a marked
+// refusal finds the new password, an unmarked one is returned at once.
+func TestConnectRetriesMarkedRefusals(t *testing.T) {
+	e := newEnv(t, nil, "old", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
+	src := dbretry.NewSource(e.cache, secretName)
+	t.Cleanup(func() { src.Close() })
+	var password atomic.Pointer[string]
+	newPW := "new"
+	password.Store(&newPW)
+	var logins atomic.Int64
+	connect := func(mark bool) func(context.Context, dbretry.Credentials) (string, error) {
+		return func(_ context.Context, c dbretry.Credentials) (string, error) {
+			logins.Add(1)
+			if c.Password != *password.Load() {
+				err := error(&driverRefusal{code: 1})
+				if mark {
+					err = dbretry.MarkAuthError(err)
+				}
+				return "", err
+			}
+			return c.VersionID, nil
+		}
+	}
+
+	_, err := dbretry.Connect(t.Context(), src, connect(false))
+	if !errors.As(err, new(*driverRefusal)) || errors.As(err, new(*dbretry.RetryError)) || logins.Load() != 1 {
+		t.Fatalf("unmarked refusal: Connect = %v after %d logins, want the driver's error at once", err, logins.Load())
+	}
+
+	version := e.putCurrent(t, "new")
+	logins.Store(0)
+	got, err := dbretry.Connect(t.Context(), src, connect(true))
+	if err != nil || got != version || logins.Load() != 2 {
+		t.Fatalf("marked refusal: Connect = %q, %v after %d logins; want version %s after 2", got, err, logins.Load(), version)
 	}
 }

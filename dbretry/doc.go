@@ -33,6 +33,10 @@
 //     backoff when there are none, within Options.RetryBudget (30s) and
 //     the caller's context, then fails with a *RetryError.
 //
+// A connect function for a driver whose refusals IsAuthError does not
+// recognise marks them with MarkAuthError; dbretry/mysql does so for
+// go-sql-driver/mysql, so that this package needs no MySQL driver.
+//
 // Only opening a connection is retried, never a statement, so nothing
 // runs twice. Every other error is returned unchanged and at once. No
 // error message, log record or fmt output contains a password.
@@ -45,7 +49,8 @@
 //	defer src.Close()                                 // waits for a re-read in flight
 //	pool, err := dbretry.NewPool(ctx, src, nil)       // pgx
 //	db := dbretry.OpenDB(src)                         // database/sql on pgx
-//	conn, err := dbretry.Connect(ctx, src, dialMySQL) // any other driver
+//	db := mysql.OpenDB(src)                           // database/sql on go-sql-driver/mysql (dbretry/mysql)
+//	conn, err := dbretry.Connect(ctx, src, dial)      // any other driver
 //
 // A re-read runs on a goroutine of the Source, so that a connect whose
 // context ends does not cancel it for the others refused with it; Close
