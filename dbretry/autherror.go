@@ -17,6 +17,7 @@ const (
 //     (invalid_password) or 28000 (invalid_authorization_specification),
 //     as *pgconn.PgError has, or one whose As method fills a
 //     interface{ SQLState() string } target with such an error;
+//
 //   - a struct, or pointer to one, named MySQLError, shaped like
 //     go-sql-driver/mysql's: an exported uint16 field Number equal to
 //     1045, or an exported SQLState field ([5]byte or string) equal to
