@@ -1,12 +1,19 @@
-// Command rotation-lambda is an AWS Lambda function that rotates
-// PostgreSQL credentials stored in Secrets Manager in the RDS format, with
-// the single-user or the alternating-users strategy.
+// Command rotation-lambda is an AWS Lambda function that rotates database
+// credentials stored in Secrets Manager in the RDS format, with the
+// single-user or the alternating-users strategy. The secret's "engine" key
+// picks the database: "postgres" or "aurora-postgresql" (or no key, as
+// before MySQL support) rotate with rotation/postgres; "mysql", "mariadb",
+// "aurora-mysql" or "aurora" with rotation/mysql. One deployment serves
+// secrets of both kinds.
 //
 // Configuration, from the function's environment:
 //
 //	ROTATION_STRATEGY     "single" (default) or "alternating"
 //	SUPERUSER_SECRET_ARN  the superuser secret; required for "alternating"
-//	DB_SSLMODE            libpq sslmode for database logins; default "require"
+//	DB_SSLMODE            libpq sslmode for PostgreSQL logins; default "require"
+//	MYSQL_TLS             TLS mode for MySQL logins whose secret has no "ssl"
+//	                      key: "false", "preferred" (default), "skip-verify"
+//	                      or "true"
 //	EXCLUDE_CHARACTERS    characters new passwords must not contain;
 //	                      default :/@"'\
 //
@@ -15,6 +22,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/rotation/mysql"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 )
 
@@ -45,8 +54,9 @@ func main() {
 // newRotator builds the function's Rotator from its environment, read
 // through getenv. It makes no API call and opens no connection. It
 // refuses an unknown strategy and a missing superuser secret; an invalid
-// DB_SSLMODE fails every rotation step with an error naming it (the
-// strategies check their options when called).
+// DB_SSLMODE or MYSQL_TLS fails every rotation step of a secret of that
+// engine with an error naming it (the strategies check their options when
+// called).
 func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog.Logger) (*rotation.Rotator, error) {
 	sslMode := getenv("DB_SSLMODE")
 	if sslMode == "" {
@@ -56,23 +66,79 @@ func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog
 		o.SSLMode = sslMode
 		o.Logger = log
 	}
-	var strategy rotation.Strategy
-	switch s := getenv("ROTATION_STRATEGY"); s {
+	myOpts := func(o *mysql.Options) {
+		if m := getenv("MYSQL_TLS"); m != "" {
+			o.TLS = m
+		}
+		o.Logger = log
+	}
+	var s byEngine
+	switch name := getenv("ROTATION_STRATEGY"); name {
 	case "", "single":
-		strategy = postgres.SingleUser(pgOpts)
+		s = byEngine{postgres: postgres.SingleUser(pgOpts), mysql: mysql.SingleUser(myOpts)}
 	case "alternating":
 		superuser := getenv("SUPERUSER_SECRET_ARN")
 		if superuser == "" {
 			return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY=alternating needs SUPERUSER_SECRET_ARN")
 		}
-		strategy = postgres.AlternatingUsers(superuser, pgOpts)
+		s = byEngine{postgres: postgres.AlternatingUsers(superuser, pgOpts), mysql: mysql.AlternatingUsers(superuser, myOpts)}
 	default:
-		return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY %q is neither \"single\" nor \"alternating\"", s)
+		return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY %q is neither \"single\" nor \"alternating\"", name)
 	}
-	return rotation.New(sm, strategy, func(o *rotation.Options) {
+	return rotation.New(sm, s, func(o *rotation.Options) {
 		o.Logger = log
 		if ex := getenv("EXCLUDE_CHARACTERS"); ex != "" {
 			o.Password.ExcludeCharacters = ex
 		}
 	}), nil
+}
+
+// byEngine is a rotation.Strategy that hands each call to the strategy of
+// the engine the secret's "engine" key names.
+type byEngine struct {
+	postgres, mysql rotation.Strategy
+}
+
+// pick returns the strategy for s's engine. A value that is not a JSON
+// object is handed to PostgreSQL's strategy, whose error then names the
+// secret and version; the value is never echoed.
+func (b byEngine) pick(s rotation.Secret) (rotation.Strategy, error) {
+	var v struct {
+		Engine *string `json:"engine"`
+	}
+	if json.Unmarshal(s.Value(), &v) != nil || v.Engine == nil {
+		return b.postgres, nil
+	}
+	switch *v.Engine {
+	case "postgres", "aurora-postgresql":
+		return b.postgres, nil
+	case "mysql", "mariadb", "aurora-mysql", "aurora":
+		return b.mysql, nil
+	}
+	return nil, fmt.Errorf("rotation-lambda: secret %q version %s: engine %q is none of postgres, aurora-postgresql, mysql, mariadb, aurora-mysql, aurora", s.ARN, s.VersionID, *v.Engine)
+}
+
+func (b byEngine) NewPending(ctx context.Context, current rotation.Secret, password string) ([]byte, error) {
+	s, err := b.pick(current)
+	if err != nil {
+		return nil, err
+	}
+	return s.NewPending(ctx, current, password)
+}
+
+// Apply goes by the current version: a rotation never changes the engine.
+func (b byEngine) Apply(ctx context.Context, v rotation.Versions) error {
+	s, err := b.pick(v.Current)
+	if err != nil {
+		return err
+	}
+	return s.Apply(ctx, v)
+}
+
+func (b byEngine) Verify(ctx context.Context, pending rotation.Secret) error {
+	s, err := b.pick(pending)
+	if err != nil {
+		return err
+	}
+	return s.Verify(ctx, pending)
 }
