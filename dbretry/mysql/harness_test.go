@@ -340,4 +340,3 @@ func (e *env) rotate(ctx context.Context) error {
 	})
 	return err
 }
-
