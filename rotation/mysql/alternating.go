@@ -33,12 +33,14 @@ const maxUserName = 80
 //   - NewPending copies the current value with the other username and the
 //     new password.
 //   - Apply returns if the pending credentials log in as the pending user.
-//     Otherwise it learns the account's host part from CURRENT_USER() of a
-//     login with the current (else the previous) credentials, reads the
-//     superuser secret (AWSCURRENT of superuserSecretID, RDS JSON) through
-//     rotation.Versions.Secrets, the Rotator's read-only client, and, logged
-//     in with its username and password on the host and port of the rotated
-//     secret: when the pending login is the clone, creates
+//     Otherwise it reads the superuser secret (AWSCURRENT of
+//     superuserSecretID, RDS JSON) through rotation.Versions.Secrets, the
+//     Rotator's read-only client, logs in with its username and password on
+//     the host and port of the rotated secret, learns the accounts' host
+//     part from CURRENT_USER() of a login with the current (else the
+//     previous) credentials, or, when neither logs in, from the one row of
+//     mysql.user for the user, and then: when the pending login is the
+//     clone, creates
 //     'user_clone'@'host' if missing (with a random password nobody
 //     knows), replays every line of SHOW GRANTS FOR 'user'@'host' for it
 //     (see the package documentation), and checks that SHOW GRANTS for the
@@ -104,11 +106,7 @@ func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
 	if a.err != nil {
 		return a.err
 	}
-	pending, err := parseSecret(v.Pending)
-	if err != nil {
-		return err
-	}
-	current, err := parseSecret(v.Current)
+	pending, current, err := parseVersions(v)
 	if err != nil {
 		return err
 	}
@@ -125,15 +123,6 @@ func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
 		return nil
 	}
 
-	// Both logins share the host part of the account the current login
-	// matches, which need not be '%'.
-	sess, errs := a.opts.loginWithAny(ctx, v, nil, log)
-	if sess == nil {
-		return fmt.Errorf("mysql: secret %q: neither the current nor the previous credentials log in, so the account's host is unknown: %w", v.Pending.ARN, errors.Join(errs...))
-	}
-	host := sess.host
-	sess.close()
-
 	su, err := a.readSuperuser(ctx, v.Secrets)
 	if err != nil {
 		return err
@@ -147,6 +136,10 @@ func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
 		return fmt.Errorf("mysql: superuser secret %q: %w", a.superuser, err)
 	}
 	defer admin.close()
+	host, err := a.opts.accountHost(ctx, v, admin, base, log)
+	if err != nil {
+		return fmt.Errorf("mysql: secret %q: %w", v.Pending.ARN, err)
+	}
 	if pending.username == clone {
 		if err := a.ensureClone(ctx, admin, base, clone, host, log); err != nil {
 			return fmt.Errorf("mysql: secret %q: %w", v.Pending.ARN, err)
@@ -157,6 +150,40 @@ func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
 	}
 	log.InfoContext(ctx, "mysql: set the pending password", slog.String("account", account(pending.username, host)))
 	return nil
+}
+
+// accountHost returns the host part both logins share: that of the
+// account a login with the current (else the previous) credentials
+// matches, which need not be '%'. When neither logs in (a password changed
+// behind the secret's back), the superuser looks the base user up in
+// mysql.user, which must then hold exactly one account of that name.
+func (o *Options) accountHost(ctx context.Context, v rotation.Versions, admin *session, base string, log *slog.Logger) (string, error) {
+	sess, errs := o.loginWithAny(ctx, v, nil, log)
+	if sess != nil {
+		sess.close()
+		return sess.host, nil
+	}
+	rows, err := admin.conn.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ?", base)
+	if err != nil {
+		return "", fmt.Errorf("neither the current nor the previous credentials log in (%w), and looking user %q up in mysql.user failed: %w", errors.Join(errs...), base, err)
+	}
+	defer rows.Close()
+	var hosts []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return "", fmt.Errorf("reading mysql.user: %w", err)
+		}
+		hosts = append(hosts, h)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("reading mysql.user: %w", err)
+	}
+	if len(hosts) != 1 {
+		return "", fmt.Errorf("neither the current nor the previous credentials log in (%w), and mysql.user holds %d accounts of user %q, not one", errors.Join(errs...), len(hosts), base)
+	}
+	log.InfoContext(ctx, "mysql: found the account's host in mysql.user", slog.String("account", account(base, hosts[0])))
+	return hosts[0], nil
 }
 
 // ensureClone makes clone@host an account with every grant of base@host.

@@ -76,3 +76,24 @@ func TestAlternatingResumesAfterPartialClone(t *testing.T) {
 		})
 	}
 }
+
+// TestAlternatingHostFromMySQLUser: when neither the current nor the
+// previous password logs in (changed behind the secret's back), the
+// superuser finds the account's host part in mysql.user, and the
+// rotation to the clone still works, on that host part.
+func TestAlternatingHostFromMySQLUser(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, fmt.Sprintf("lost%d", userSeq.Add(1)), "127.0.0.1", "initial-lost")
+	e.root(t, "ALTER USER ?@? IDENTIFIED BY 'changed-behind-our-back'", e.user, e.host)
+	r := rotation.New(e.sm, mysql.AlternatingUsers(e.superARN))
+	if err := r.Rotate(t.Context(), e.arn); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	cur := e.mustLogin(t, rotation.StageCurrent)
+	if acct, _ := e.login(t, cur); acct != e.user+"_clone@127.0.0.1" {
+		t.Fatalf("AWSCURRENT logs in as %q, want the clone on 127.0.0.1", acct)
+	}
+	if err := e.useGrant(t.Context(), cur); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -131,6 +131,17 @@ func parseSecret(s rotation.Secret) (dbSecret, error) {
 	return d, nil
 }
 
+// parseVersions parses the pending and the current version of v.
+func parseVersions(v rotation.Versions) (pending, current dbSecret, err error) {
+	if pending, err = parseSecret(v.Pending); err != nil {
+		return dbSecret{}, dbSecret{}, err
+	}
+	if current, err = parseSecret(v.Current); err != nil {
+		return dbSecret{}, dbSecret{}, err
+	}
+	return pending, current, nil
+}
+
 func isEngine(e string) bool {
 	for _, ok := range engines {
 		if e == ok {

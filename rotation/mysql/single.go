@@ -55,11 +55,7 @@ func (s *singleUser) Apply(ctx context.Context, v rotation.Versions) error {
 	if s.err != nil {
 		return s.err
 	}
-	pending, err := parseSecret(v.Pending)
-	if err != nil {
-		return err
-	}
-	current, err := parseSecret(v.Current)
+	pending, current, err := parseVersions(v)
 	if err != nil {
 		return err
 	}
