@@ -206,7 +206,7 @@ func (c *countingClient) BatchGetSecretValue(ctx context.Context, in *secretsman
 
 // testStrategy is a minimal MySQL rotation for these tests only (the real
 // one is rotation/mysql): single-user changes the user's own password
-// with ALTER USER CURRENT_USER(), logged in with the current credentials;
+// with SET PASSWORD, logged in with the current credentials;
 // alternating flips between <user> and <user>_clone, setting the other
 // one's password as root.
 type testStrategy struct {
@@ -287,7 +287,9 @@ func (s *testStrategy) Apply(ctx context.Context, v rotation.Versions) error {
 		if db, err = s.login(ctx, current.user(), current.password()); err != nil {
 			return err
 		}
-		stmt = "ALTER USER CURRENT_USER() IDENTIFIED BY " + quote(pending.password())
+		// MariaDB 10.11 wants the CREATE USER privilege for ALTER USER
+		// even on one's own account; SET PASSWORD needs none.
+		stmt = "SET PASSWORD = PASSWORD(" + quote(pending.password()) + ")"
 	}
 	defer db.Close()
 	_, err = db.ExecContext(ctx, stmt)
