@@ -48,7 +48,9 @@ const maxUserName = 80
 //     ALTER USER. The password is set last, so a pending login that works
 //     proves the steps before it ran.
 //   - Verify logs in with the pending credentials and checks that the
-//     matched account's user is the pending user.
+//     matched account's user is the pending user. When the secret names a
+//     dbname the login selects it, which needs a privilege on it, so a
+//     clone without the original's grants fails Verify.
 //
 // The superuser needs CREATE USER, GRANT OPTION together with every
 // privilege it copies (on RDS, the master user has them), and SELECT on

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/mysql"
 )
@@ -114,5 +117,37 @@ func TestAlternatingCopiesEveryGrant(t *testing.T) {
 	}
 	if got, want := e.showGrants(t, clone.user), e.showGrants(t, e.user); !slices.Equal(got, want) {
 		t.Fatalf("after the original gained DELETE, the clone's grants:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+// TestAlternatingVerifyNeedsTheGrants: the secret's dbname makes Verify's
+// login need a privilege on it, so a clone that lost its grants fails
+// testSecret, and the next rotation that sets its password copies them
+// again.
+func TestAlternatingVerifyNeedsTheGrants(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alt := mysql.AlternatingUsers(e.superARN)
+	r := rotation.New(e.sm, alt)
+	if err := r.Rotate(t.Context(), e.arn); err != nil {
+		t.Fatal(err)
+	}
+	clone := e.requireRotated(t, creds{e.user, e.initial})
+	e.root(t, "REVOKE ALL PRIVILEGES ON "+ident(e.db)+".* FROM ?@?", clone.user, e.host)
+	out, err := e.sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: &e.arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rotation.NewSecret(e.arn, aws.ToString(out.VersionId), out.VersionStages, []byte(aws.ToString(out.SecretString)))
+	if err := alt.Verify(t.Context(), s); err == nil || !strings.Contains(err.Error(), "Error 1044") {
+		t.Fatalf("Verify of a clone without grants = %v, want the server's 1044 (no access to the database)", err)
+	}
+	for range 2 { // back to the original, then to the clone, whose grants are copied again
+		if err := r.Rotate(t.Context(), e.arn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.useGrant(t.Context(), e.mustLogin(t, rotation.StageCurrent)); err != nil {
+		t.Fatalf("the clone's grants were not copied again: %v", err)
 	}
 }

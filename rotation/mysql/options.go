@@ -31,9 +31,11 @@ type Options struct {
 	TLS string
 
 	// Config, when not nil, is called with each connection's config before
-	// connecting, e.g. to set TLS.RootCAs or Params. It must not log the
-	// config, which holds a password. InterpolateParams is set again after
-	// it runs: the strategies rely on the driver quoting their arguments.
+	// connecting, e.g. to set TLS (a *tls.Config with the RDS CA bundle in
+	// RootCAs) or Params. It must not log the config, which holds a
+	// password. After it runs, InterpolateParams is set to true (the
+	// strategies rely on the driver quoting their arguments) and, when the
+	// TLS mode is "false", TLS is cleared.
 	Config func(*mysqldriver.Config)
 
 	// Logger receives one record per decision (which login worked, whether

@@ -126,6 +126,9 @@ func (s *singleUser) Verify(ctx context.Context, pending rotation.Secret) error 
 
 // verify logs in with d's credentials and checks that the server matched
 // the login to an account of d's user (not, say, an anonymous account).
+// When d names a dbname, the login selects it, which the server allows
+// only to an account with a privilege on that database: a clone without
+// the original's grants fails here.
 func (o *Options) verify(ctx context.Context, secretID string, d dbSecret) error {
 	sess, err := o.connect(ctx, d, d.username, d.password)
 	if err != nil {
