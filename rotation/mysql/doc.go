@@ -47,10 +47,11 @@
 // gets the same host part. Account names are quoted in backticks, where
 // only a doubled backtick is special in every sql_mode. Passwords are never
 // spliced into SQL: they are statement arguments, and, since ALTER USER
-// and CREATE USER take no server-side placeholders (not in MariaDB 10.11,
-// not in MySQL 8), the driver interpolates them with
-// InterpolateParams, quoting them for the session's sql_mode as the server
-// reports it (with NO_BACKSLASH_ESCAPES a backslash is not an escape, and
+// and CREATE USER take no server-side placeholders (MariaDB 10.11 answers
+// PREPARE of ALTER USER ... IDENTIFIED BY ? with a syntax error; MySQL's
+// grammar also wants a literal there), the driver interpolates them
+// (InterpolateParams), quoting them for the session's sql_mode as the
+// server reports it (with NO_BACKSLASH_ESCAPES a backslash is not an escape, and
 // the driver doubles quotes instead). A server error that could quote such
 // a statement (a syntax error) has its message withheld. The server itself
 // receives the password in the statement, as with AWS's functions: MySQL 8
@@ -78,10 +79,12 @@
 // The tests run against MariaDB 10.11 only. Where MySQL 8 differs, the
 // code follows the documented behaviour, untested here:
 //
-//   - Own password: MySQL lets any account run ALTER USER for itself;
-//     MariaDB requires CREATE USER for that, so SingleUser falls back to
-//     SET PASSWORD = PASSWORD(…) on MariaDB and SET PASSWORD = … on MySQL
-//     8 (which removed PASSWORD()) when ALTER USER is refused.
+//   - Own password: MySQL documents ALTER USER as open to any account for
+//     its own password; MariaDB 10.11 requires CREATE USER even for that
+//     (checked). When ALTER USER is refused, SingleUser falls back to SET
+//     PASSWORD without FOR, which both let an account run for itself: SET
+//     PASSWORD = PASSWORD(…) on MariaDB, SET PASSWORD = … on MySQL 8
+//     (which removed PASSWORD()).
 //   - Authentication plugins: MariaDB 10.11 defaults to
 //     mysql_native_password, MySQL 8 to caching_sha2_password; IDENTIFIED
 //     BY keeps whichever plugin the account has, so neither is chosen here.
