@@ -8,8 +8,9 @@
 //
 // host, username and password are required; port (a number or a numeric
 // string) defaults to 3306; dbname, when present, is the default database
-// of each login; engine, when present, must be "mysql", "mariadb",
-// "aurora-mysql" or "aurora". Other keys are kept through rotations. A
+// of each login but the superuser's (so that login needs a privilege on
+// it); engine, when present, must be "mysql", "mariadb", "aurora-mysql" or
+// "aurora". Other keys are kept through rotations. A
 // malformed value fails the step with an error that names the secret, the
 // version and the key, never a value.
 //
