@@ -5,7 +5,8 @@
 // process on a free loopback port, and removes everything on test cleanup.
 // Calls are independent, so tests and packages may run them concurrently.
 // Durability is switched off (no binary log, no doublewrite buffer, no
-// flush at commit), which makes the server fast and its data disposable.
+// flush to disk at all), which makes the server fast and its data
+// disposable.
 //
 // Every account logs in with a password over TCP: the root accounts
 // ('root'@'localhost' and 'root'@'127.0.0.1') get a random password with
@@ -145,23 +146,24 @@ func StartServer(optFns ...func(*Options)) (*Server, error) {
 }
 
 func (s *Server) start(opts Options, cred *testserver.OSUser) error {
-	// Each server has a tmpdir of its own: in the shared /tmp, concurrent
-	// mariadb-install-db runs remove each other's temporary tables.
 	if err := os.Mkdir(s.tmpDir(), 0o700); err != nil {
 		return fmt.Errorf("mysqltest: %w", err)
 	}
 	if err := cred.Chown(s.tmpDir()); err != nil {
 		return fmt.Errorf("mysqltest: %w", err)
 	}
-	err := testserver.Run(time.Minute, cred, opts.Binaries.InstallDB,
+	args := []string{
 		"--no-defaults",
-		"--basedir="+filepath.Dir(filepath.Dir(opts.Binaries.InstallDB)),
-		"--datadir="+s.dataDir,
-		"--tmpdir="+s.tmpDir(), // passed on to the bootstrap mariadbd
+		"--basedir=" + filepath.Dir(filepath.Dir(opts.Binaries.InstallDB)),
+		"--datadir=" + s.dataDir,
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
 		"--skip-name-resolve",
-	)
+	}
+	// Options mariadb-install-db does not know go to its bootstrap
+	// mariadbd: the same storage settings as the server's.
+	args = append(args, s.storageArgs()...)
+	err := testserver.Run(time.Minute, cred, opts.Binaries.InstallDB, args...)
 	if err != nil {
 		return fmt.Errorf("mysqltest: %w", err)
 	}
@@ -197,6 +199,23 @@ func (s *Server) start(opts Options, cred *testserver.OSUser) error {
 var errAddrInUse = errors.New("address in use")
 
 func (s *Server) tmpDir() string { return filepath.Join(s.root, "tmp") }
+
+// storageArgs make InnoDB fast and its data disposable: nothing is
+// flushed to disk (a crash loses the data, which a test server throws
+// away anyway), and the redo log is 16 MiB instead of 96, which
+// mariadb-install-db would otherwise write out in full. Each server has a
+// tmpdir of its own: in the shared /tmp, concurrent mariadb-install-db
+// runs remove each other's temporary tables.
+func (s *Server) storageArgs() []string {
+	return []string{
+		"--tmpdir=" + s.tmpDir(),
+		"--innodb-flush-method=nosync",
+		"--innodb-flush-log-at-trx-commit=0",
+		"--innodb-doublewrite=0",
+		"--innodb-log-file-size=16M",
+		"--innodb-buffer-pool-size=32M",
+	}
+}
 
 // writeInitFile writes the statements mariadbd runs at start-up, before it
 // accepts connections: the root accounts get the password, every other
@@ -235,19 +254,16 @@ func (s *Server) run(opts Options, cred *testserver.OSUser, initFile string, tls
 		"--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(s.root, "sock"),
 		"--pid-file=" + filepath.Join(s.root, "mariadbd.pid"),
-		"--tmpdir=" + s.tmpDir(),
 		"--log-error=" + s.logPath,
 		"--init-file=" + initFile,
 		"--skip-name-resolve",
 		"--skip-log-bin",
-		"--innodb-flush-log-at-trx-commit=0",
-		"--innodb-doublewrite=0",
-		"--innodb-buffer-pool-size=32M",
 		"--performance-schema=OFF",
 		"--max-connections=300",
 		"--character-set-server=utf8mb4",
 		"--collation-server=utf8mb4_unicode_ci",
 	}
+	args = append(args, s.storageArgs()...)
 	args = append(args, tlsFiles...)
 	cmd := testserver.Command(opts.Binaries.Server, args...)
 	var out bytes.Buffer // the log goes to --log-error; this catches what comes before
