@@ -1,10 +1,12 @@
 package mysql_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/rotation/mysql"
 )
 
 // TestSingleUserLogsInWithPrevious: when only AWSPREVIOUS's password is
@@ -74,5 +76,48 @@ func TestAlternatingNeverCopiesThePassword(t *testing.T) {
 	}
 	if _, ok := e.login(t, creds{e.user, clone.password}); ok {
 		t.Fatal("the original logs in with the clone's password")
+	}
+}
+
+// TestNoPasswordInLogs: the records of both strategies, and of the
+// Rotator, over rotations that succeed and one that fails, hold no
+// password of any version or of the superuser.
+func TestNoPasswordInLogs(t *testing.T) {
+	for _, st := range strategies {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			var logs strings.Builder
+			log := slogTo(&logs)
+			r := rotation.New(e.sm, st.new(t, e, func(o *mysql.Options) { o.Logger = log }), func(o *rotation.Options) { o.Logger = log })
+			passwords := []string{e.initial, e.my.RootPassword()}
+			for range 2 {
+				if err := r.Rotate(t.Context(), e.arn); err != nil {
+					t.Fatal(err)
+				}
+				cur, _ := e.version(t, rotation.StageCurrent)
+				passwords = append(passwords, cur.password)
+			}
+			// A failing rotation: no login works.
+			e.root(t, "ALTER USER ?@? IDENTIFIED BY 'nobody-knows'", e.user, e.host)
+			if st.name == "alternating" {
+				e.root(t, "ALTER USER ?@? IDENTIFIED BY 'nobody-knows'", e.user+"_clone", e.host)
+				e.root(t, "DROP USER ?@?", e.user, e.host) // and the account to set is gone
+			}
+			err := r.Rotate(t.Context(), e.arn)
+			if err == nil {
+				t.Fatal("Rotate succeeded with no working login")
+			}
+			pending, _ := e.version(t, rotation.StagePending)
+			passwords = append(passwords, pending.password, "nobody-knows")
+			if !strings.Contains(logs.String(), `"msg":"mysql: `) {
+				t.Fatalf("the strategy logged nothing: %s", logs.String())
+			}
+			for _, pw := range passwords {
+				if strings.Contains(logs.String(), pw) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), pw) {
+					t.Fatal("a password is in the log or the error")
+				}
+			}
+		})
 	}
 }
