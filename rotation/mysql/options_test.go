@@ -2,6 +2,7 @@ package mysql_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,39 @@ func TestInvalidOptionsFailTheFirstStep(t *testing.T) {
 				t.Fatalf("PutSecretValue called %d times", n)
 			}
 		})
+	}
+}
+
+// TestBadSecretFailsTheFirstStep: a secret of another engine, or without
+// host or username, fails createSecret under a Rotator, naming the key,
+// and nothing is written, so fixing the secret and rotating again starts
+// clean.
+func TestBadSecretFailsTheFirstStep(t *testing.T) {
+	srv := awsemu.New(t)
+	sm := secretsmanager.NewFromConfig(srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
+	for i, tc := range []struct{ name, value, want string }{
+		{"postgres engine", `{"engine":"postgres","host":"127.0.0.1","username":"u","password":"p"}`, `engine "postgres"`},
+		{"no host", `{"engine":"mysql","port":"3306","username":"u","password":"p"}`, `no "host" key`},
+		{"no username", `{"engine":"mysql","host":"127.0.0.1","password":"p"}`, `no "username" key`},
+	} {
+		for j, st := range []rotation.Strategy{mysql.SingleUser(), mysql.AlternatingUsers("arn:super")} {
+			t.Run(fmt.Sprintf("%s/%T", tc.name, st), func(t *testing.T) {
+				out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+					Name: aws.String(fmt.Sprintf("db/bad-%d-%d", i, j)), SecretString: aws.String(tc.value),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv.ResetCalls()
+				err = rotation.New(sm, st).Rotate(t.Context(), *out.ARN)
+				var se *rotation.StepError
+				if !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Rotate = %v, want createSecret to fail naming %q", err, tc.want)
+				}
+				if n := srv.Calls("PutSecretValue"); n != 0 {
+					t.Fatalf("PutSecretValue called %d times", n)
+				}
+			})
+		}
 	}
 }
