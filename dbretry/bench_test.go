@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
+	"github.com/rekeyhq/rekey/internal/rotationload"
 )
 
 // BenchmarkRotationUnderLoad runs the scenario of TestRotationUnderLoad
@@ -25,10 +26,10 @@ func BenchmarkRotationUnderLoad(b *testing.B) {
 				r = runLoad(b, defaultLoad(client))
 			}
 			b.Logf("%s: %v", client, r)
-			b.ReportMetric(float64(r.failed), "failed")
-			b.ReportMetric(float64(r.queries), "queries")
-			b.ReportMetric(float64(r.p99(r.steady).Microseconds())/1000, "p99-steady-ms")
-			b.ReportMetric(float64(r.p99(r.rotating).Microseconds())/1000, "p99-rotation-ms")
+			b.ReportMetric(float64(r.Failed), "failed")
+			b.ReportMetric(float64(r.Queries), "queries")
+			b.ReportMetric(float64(rotationload.P99(r.Steady).Microseconds())/1000, "p99-steady-ms")
+			b.ReportMetric(float64(rotationload.P99(r.Rotating).Microseconds())/1000, "p99-rotation-ms")
 			b.ReportMetric(float64(r.apiCalls)/float64(max(r.rotated, 1)), "api-calls/rotation")
 		})
 	}

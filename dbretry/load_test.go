@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
+	"github.com/rekeyhq/rekey/internal/rotationload"
 	"github.com/rekeyhq/rekey/secretcache"
 )
 
@@ -45,30 +45,15 @@ func defaultLoad(client string) loadConfig {
 }
 
 type loadResult struct {
-	queries, failed     int64
-	firstErr            error
-	steady, rotating    []time.Duration // query latencies outside and during RotateSecret
-	rotated             int64           // rotations that reached finishSecret
-	apiCalls            uint64          // API calls the cache made during the load, all caused by refused logins
-	stats               dbretry.Stats
-	elapsed, windowTime time.Duration
-}
-
-func (r loadResult) p99(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	slices.Sort(d)
-	return d[(len(d)*99)/100]
+	rotationload.Result
+	rotated  int64  // rotations that reached finishSecret
+	apiCalls uint64 // API calls the cache made during the load, all caused by refused logins
+	stats    dbretry.Stats
 }
 
 func (r loadResult) String() string {
-	return fmt.Sprintf("%d queries in %v, %d failed; p99 steady %v (%d queries, max %v), p99 during rotation %v (%d queries, max %v); "+
-		"%d rotations (%v inside RotateSecret); %d API calls by the cache (%.1f per rotation); source %+v",
-		r.queries, r.elapsed.Round(time.Millisecond), r.failed,
-		r.p99(r.steady).Round(10*time.Microsecond), len(r.steady), slices.Max(append(r.steady, 0)).Round(time.Millisecond),
-		r.p99(r.rotating).Round(10*time.Microsecond), len(r.rotating), slices.Max(append(r.rotating, 0)).Round(time.Millisecond),
-		r.rotated, r.windowTime.Round(time.Millisecond), r.apiCalls, float64(r.apiCalls)/float64(max(r.rotated, 1)), r.stats)
+	return fmt.Sprintf("%v; %d rotations; %d API calls by the cache (%.1f per rotation); source %+v",
+		r.Result, r.rotated, r.apiCalls, float64(r.apiCalls)/float64(max(r.rotated, 1)), r.stats)
 }
 
 // runLoad runs cfg against a real PostgreSQL and a real rotation
@@ -121,71 +106,16 @@ func setupLoad(t testing.TB, cfg loadConfig) *loadRun {
 // run runs the load. It reports problems with t.Errorf only, so several
 // may run at once on goroutines of one test.
 func (lr *loadRun) run(t testing.TB) loadResult {
-	cfg, e, src, query := lr.cfg, lr.e, lr.src, lr.query
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	before := e.cacheCalls()
-
-	var rotating atomic.Bool
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	results := make([]loadResult, cfg.workers)
-	began := time.Now()
-	for w := range cfg.workers {
-		wg.Go(func() {
-			r := &results[w]
-			for !stop.Load() {
-				during := rotating.Load()
-				t0 := time.Now()
-				err := query(ctx)
-				d := time.Since(t0)
-				r.queries++
-				if err != nil {
-					r.failed++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
-					time.Sleep(cfg.failWait)
-				}
-				if during || rotating.Load() {
-					r.rotating = append(r.rotating, d)
-				} else {
-					r.steady = append(r.steady, d)
-				}
-			}
-		})
+	before := lr.e.cacheCalls()
+	cfg := rotationload.Config{Workers: lr.cfg.workers, Rotations: lr.cfg.rotations, Gap: lr.cfg.gap, FailWait: lr.cfg.failWait}
+	return loadResult{
+		Result:   rotationload.Run(t, ctx, cfg, lr.query, lr.e.rotate),
+		rotated:  lr.done.Load(),
+		apiCalls: lr.e.cacheCalls() - before,
+		stats:    lr.src.Stats(),
 	}
-
-	var res loadResult
-	time.Sleep(cfg.gap)
-	for i := range cfg.rotations {
-		rotating.Store(true)
-		t0 := time.Now()
-		err := e.rotate(ctx)
-		res.windowTime += time.Since(t0)
-		rotating.Store(false)
-		if err != nil {
-			t.Errorf("rotation %d: %v", i, err)
-		}
-		time.Sleep(cfg.gap)
-	}
-	stop.Store(true)
-	wg.Wait()
-	res.elapsed = time.Since(began)
-
-	for _, r := range results {
-		res.queries += r.queries
-		res.failed += r.failed
-		if res.firstErr == nil {
-			res.firstErr = r.firstErr
-		}
-		res.steady = append(res.steady, r.steady...)
-		res.rotating = append(res.rotating, r.rotating...)
-	}
-	res.rotated = lr.done.Load()
-	res.apiCalls = e.cacheCalls() - before
-	res.stats = src.Stats()
-	return res
 }
 
 // newLoadClient returns the query a worker runs, through cfg.client.
@@ -285,8 +215,8 @@ func TestRotationUnderLoad(t *testing.T) {
 		t.Run(client, func(t *testing.T) {
 			cfg, r := runs[i].cfg, results[i]
 			t.Logf("%s: %v", client, r)
-			if r.failed != 0 {
-				t.Errorf("%d of %d queries failed; first: %v", r.failed, r.queries, r.firstErr)
+			if r.Failed != 0 {
+				t.Errorf("%d of %d queries failed; first: %v", r.Failed, r.Queries, r.FirstErr)
 			}
 			if r.rotated != int64(cfg.rotations) {
 				t.Fatalf("%d rotations finished, want %d", r.rotated, cfg.rotations)
@@ -301,8 +231,8 @@ func TestRotationUnderLoad(t *testing.T) {
 			if r.stats.AuthFailures == 0 || r.stats.Rereads < 3 || r.stats.Exhausted != 0 {
 				t.Errorf("Source stats %+v: want refused logins and at least one re-read per paused rotation", r.stats)
 			}
-			if len(r.rotating) < 100 || len(r.steady) < 100 {
-				t.Errorf("only %d queries during rotations and %d outside", len(r.rotating), len(r.steady))
+			if len(r.Rotating) < 100 || len(r.Steady) < 100 {
+				t.Errorf("only %d queries during rotations and %d outside", len(r.Rotating), len(r.Steady))
 			}
 		})
 	}
@@ -312,11 +242,11 @@ func TestRotationUnderLoad(t *testing.T) {
 		if r.rotated != int64(cfg.rotations) {
 			t.Errorf("%d rotations finished, want %d", r.rotated, cfg.rotations)
 		}
-		if r.failed == 0 {
+		if r.Failed == 0 {
 			t.Fatalf("no query failed without dbretry: the load test cannot tell dbretry works")
 		}
-		if !dbretry.IsAuthError(r.firstErr) {
-			t.Errorf("first failure %v, want a refused login", r.firstErr)
+		if !dbretry.IsAuthError(r.FirstErr) {
+			t.Errorf("first failure %v, want a refused login", r.FirstErr)
 		}
 	})
 }

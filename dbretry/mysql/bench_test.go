@@ -2,6 +2,8 @@ package mysql_test
 
 import (
 	"testing"
+
+	"github.com/rekeyhq/rekey/internal/rotationload"
 )
 
 // BenchmarkRotationUnderLoad runs the scenario of TestRotationUnderLoad
@@ -28,10 +30,10 @@ func BenchmarkRotationUnderLoad(b *testing.B) {
 				r = setupLoad(b, defaultLoad(bc.client, bc.alternating)).run(b)
 			}
 			b.Logf("%s: %v", bc.name, r)
-			b.ReportMetric(float64(r.failed), "failed")
-			b.ReportMetric(float64(r.queries), "queries")
-			b.ReportMetric(float64(p99(r.steady).Microseconds())/1000, "p99-steady-ms")
-			b.ReportMetric(float64(p99(r.rotating).Microseconds())/1000, "p99-rotation-ms")
+			b.ReportMetric(float64(r.Failed), "failed")
+			b.ReportMetric(float64(r.Queries), "queries")
+			b.ReportMetric(float64(rotationload.P99(r.Steady).Microseconds())/1000, "p99-steady-ms")
+			b.ReportMetric(float64(rotationload.P99(r.Rotating).Microseconds())/1000, "p99-rotation-ms")
 			b.ReportMetric(float64(r.apiCalls)/float64(max(r.rotated, 1)), "api-calls/rotation")
 		})
 	}
