@@ -302,45 +302,9 @@ func TestAvailableFindsServerBinaries(t *testing.T) {
 }
 
 func TestStartWithoutBinaries(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		require   string
-		wantSkip  bool
-		wantFatal bool
-	}{
-		{name: "skips by default", require: "", wantSkip: true},
-		{name: "skips unless exactly 1", require: "yes", wantSkip: true},
-		{name: "fails when required", require: "1", wantFatal: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(mysqltest.BinDirEnv, t.TempDir())
-			t.Setenv(mysqltest.RequireEnv, tc.require)
-
-			rec := &testserver.RecordingTB{TB: t}
-			done := make(chan *mysqltest.Server)
-			go func() {
-				defer close(done)
-				done <- mysqltest.Start(rec)
-			}()
-			if s := <-done; s != nil {
-				t.Fatalf("Start returned a server without binaries: %+v", s)
-			}
-			skipped, fatal := rec.Result()
-			if got := skipped != ""; got != tc.wantSkip {
-				t.Errorf("skipped = %v (%q), want %v", got, skipped, tc.wantSkip)
-			}
-			if got := fatal != ""; got != tc.wantFatal {
-				t.Errorf("fatal = %v (%q), want %v", got, fatal, tc.wantFatal)
-			}
-			msg := skipped + fatal
-			if !strings.Contains(msg, mysqltest.BinDirEnv) || !strings.Contains(msg, "mariadbd") {
-				t.Errorf("message %q should name the missing binaries and %s", msg, mysqltest.BinDirEnv)
-			}
-			if tc.wantSkip && !strings.Contains(msg, mysqltest.RequireEnv) {
-				t.Errorf("skip message %q should say how to make it a failure (%s)", msg, mysqltest.RequireEnv)
-			}
-		})
-	}
+	testserver.CheckStartWithoutBinaries(t, mysqltest.BinDirEnv, mysqltest.RequireEnv, "mariadbd", func(tb testing.TB) bool {
+		return mysqltest.Start(tb) != nil
+	})
 }
 
 func TestStartServerWithoutOSUser(t *testing.T) {
