@@ -186,7 +186,7 @@ func TestStartIsFast(t *testing.T) {
 	}
 }
 
-// BenchmarkStart measures what Start costs a test: mariadb-install-db,
+// BenchmarkStart measures what Start costs a test: the bootstrap,
 // server start-up and the first successful root login. Stopping is not
 // timed.
 func BenchmarkStart(b *testing.B) {
@@ -290,7 +290,7 @@ func TestAvailableFindsServerBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{b.Server, b.InstallDB} {
+	for _, p := range []string{b.Server, b.Scripts + "/mysql_system_tables.sql"} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("Available() = %+v: %v", b, err)
 		}

@@ -180,7 +180,7 @@ func (s *Server) initdb(binDir string, cred *testserver.OSUser) error {
 	if err := cred.Chown(pwfile); err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
-	err := testserver.Run(time.Minute, cred, filepath.Join(binDir, "initdb"),
+	err := testserver.Run(time.Minute, cred, nil, filepath.Join(binDir, "initdb"),
 		"--pgdata="+s.DataDir,
 		"--username="+s.SuperUser,
 		"--pwfile="+pwfile,

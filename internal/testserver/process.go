@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,15 +81,16 @@ func Command(name string, args ...string) *exec.Cmd {
 
 func childEnv() []string { return append(os.Environ(), "TZ=UTC", "LC_ALL=C") }
 
-// Run runs a set-up program (initdb, mariadb-install-db) as u (nil: the
-// current user) with Command's environment, in a process group of its
-// own, and waits for it, for at most timeout. Its error names the program
-// and holds the Tail of its combined output.
-func Run(timeout time.Duration, u *OSUser, name string, args ...string) error {
+// Run runs a set-up program (initdb, mariadbd --bootstrap) as u (nil: the
+// current user) with Command's environment and stdin (nil: none), in a
+// process group of its own, and waits for it, for at most timeout. Its
+// error names the program and holds the Tail of its combined output.
+func Run(timeout time.Duration, u *OSUser, stdin io.Reader, name string, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = childEnv()
+	cmd.Stdin = stdin
 	cmd.SysProcAttr = SysProcAttr(u)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
