@@ -19,6 +19,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
+	"github.com/rekeyhq/rekey/internal/rotationload"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 	"github.com/rekeyhq/rekey/secretcache"
@@ -226,20 +227,7 @@ func (e *env) enableRotation(t testing.TB, pause func() time.Duration) *atomic.I
 	strategy := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
 	r := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), strategy)
 	var done atomic.Int64
-	e.srv.RegisterRotationFunc(rotatorARN, func(ctx context.Context, step, secretID, token string) error {
-		if err := r.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token}); err != nil {
-			return err
-		}
-		switch rotation.Step(step) {
-		case rotation.SetSecret:
-			if d := pause(); d > 0 {
-				time.Sleep(d)
-			}
-		case rotation.FinishSecret:
-			done.Add(1)
-		}
-		return nil
-	})
+	e.srv.RegisterRotationFunc(rotatorARN, rotationload.RotationFunc(r, pause, &done))
 	return &done
 }
 

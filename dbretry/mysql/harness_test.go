@@ -20,6 +20,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/mysqltest"
+	"github.com/rekeyhq/rekey/internal/rotationload"
 	"github.com/rekeyhq/rekey/internal/testserver"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/secretcache"
@@ -317,20 +318,7 @@ func (e *env) enableRotation(t testing.TB, alternating bool, pause func() time.D
 	t.Helper()
 	r := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), &testStrategy{my: e.my, alternating: alternating})
 	var done atomic.Int64
-	e.srv.RegisterRotationFunc(rotatorARN, func(ctx context.Context, step, secretID, token string) error {
-		if err := r.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token}); err != nil {
-			return err
-		}
-		switch rotation.Step(step) {
-		case rotation.SetSecret:
-			if d := pause(); d > 0 {
-				time.Sleep(d)
-			}
-		case rotation.FinishSecret:
-			done.Add(1)
-		}
-		return nil
-	})
+	e.srv.RegisterRotationFunc(rotatorARN, rotationload.RotationFunc(r, pause, &done))
 	return &done
 }
 
