@@ -40,7 +40,6 @@ func TestFreePortIsBindable(t *testing.T) {
 	l.Close()
 }
 
-
 func TestWaitReady(t *testing.T) {
 	never := make(chan struct{})
 	t.Run("ready after failures", func(t *testing.T) {
