@@ -266,3 +266,24 @@ func TestNewConnectorBadConfig(t *testing.T) {
 		t.Errorf("Ping with a nil Source = %v", err)
 	}
 }
+
+// MariaDB refuses a login to an account switched to unix_socket
+// authentication with error 1698, not 1045; it is a refused login too,
+// retried until the budget ends.
+func TestOpenDBRetriesMariaDBNoPasswordRefusal(t *testing.T) {
+	e, _ := newEnv(t)
+	src := newSource(t, e, func(o *dbretry.Options) {
+		o.RetryBudget = 300 * time.Millisecond
+		o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 50*time.Millisecond
+	})
+	e.my.Exec(t, "ALTER USER "+quote(e.user)+"@'%' IDENTIFIED VIA unix_socket")
+
+	_, err := currentUser(t.Context(), openDB(t, src))
+	var me *mysqldriver.MySQLError
+	if !errors.As(err, &me) || me.Number != 1698 || !errors.As(err, new(*dbretry.RetryError)) {
+		t.Fatalf("error = %v, want a *dbretry.RetryError wrapping MySQL error 1698", err)
+	}
+	if s := src.Stats(); s.AuthFailures < 2 || s.Exhausted != 1 {
+		t.Errorf("Stats = %+v, want several refusals and one connect that gave up", s)
+	}
+}
