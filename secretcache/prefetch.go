@@ -65,7 +65,7 @@ func (c *Cache) prefetchChunk(ctx context.Context, ids []string) []error {
 	done := make([]bool, len(ids))
 	for {
 		c.callsBatch.Add(1)
-		out, err := c.client.BatchGetSecretValue(ctx, in)
+		out, err := c.client.BatchGetSecretValue(ctx, in, withUserAgent)
 		if err != nil {
 			for i, id := range ids {
 				if !done[i] {

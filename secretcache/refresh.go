@@ -344,7 +344,7 @@ func (c *Cache) refreshByValue(ctx context.Context, e *entry, st *state, began i
 // describe calls DescribeSecret.
 func (c *Cache) describe(ctx context.Context, id string) (*secretsmanager.DescribeSecretOutput, error) {
 	c.callsDescribe.Add(1)
-	return c.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	return c.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)}, withUserAgent)
 }
 
 // stageVersion returns the version stage points to ("" if none) and
@@ -512,7 +512,7 @@ func (c *Cache) fail(e *entry, began int64, op string, err error) (*Secret, erro
 // getValue calls GetSecretValue and converts the result.
 func (c *Cache) getValue(ctx context.Context, id string, in *secretsmanager.GetSecretValueInput) (*Secret, error) {
 	c.callsGet.Add(1)
-	out, err := c.client.GetSecretValue(ctx, in)
+	out, err := c.client.GetSecretValue(ctx, in, withUserAgent)
 	if err != nil {
 		return nil, err
 	}
