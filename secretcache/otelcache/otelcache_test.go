@@ -2,6 +2,7 @@ package otelcache_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,11 +246,11 @@ func TestInstrumentChainsAndDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	var mine int
+	var mine atomic.Int64
 	cache, err := secretcache.New(sm, func(o *secretcache.Options) {
 		o.TTL = ttl
 		o.Jitter = -1
-		o.OnEvent = func(secretcache.Event) { mine++ } // fetches are serialized here
+		o.OnEvent = func(secretcache.Event) { mine.Add(1) }
 	}, m.Instrument)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestInstrumentChainsAndDoesNotAllocate(t *testing.T) {
 	if _, err := cache.Get(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
-	if mine == 0 {
+	if mine.Load() == 0 {
 		t.Error("the hook set before Instrument was dropped")
 	}
 	if n := testing.AllocsPerRun(1000, func() { cache.Get(ctx, "s") }); n != 0 {
