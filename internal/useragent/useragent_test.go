@@ -15,6 +15,7 @@ import (
 	"github.com/rekeyhq/rekey"
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/policy"
+	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/secretcache"
 )
 
@@ -109,6 +110,28 @@ func TestGatherCallsCarryUserAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantToken(t, rec, "DescribeSecret", "GetResourcePolicy", "DescribeKey", "GetKeyPolicy")
+}
+
+// staticStrategy rotates a secret whose value is only the password.
+type staticStrategy struct{}
+
+func (staticStrategy) NewPending(_ context.Context, _ rotation.Secret, pw string) ([]byte, error) {
+	return []byte(pw), nil
+}
+func (staticStrategy) Apply(context.Context, rotation.Versions) error { return nil }
+func (staticStrategy) Verify(context.Context, rotation.Secret) error  { return nil }
+
+func TestRotatorCallsCarryUserAgent(t *testing.T) {
+	srv, cfg, rec := newProxy(t)
+	ctx := context.Background()
+	if _, err := secretsmanager.NewFromConfig(srv.AWSConfig()).CreateSecret(ctx,
+		&secretsmanager.CreateSecretInput{Name: aws.String("a"), SecretString: aws.String("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rotation.New(secretsmanager.NewFromConfig(cfg), staticStrategy{}).Rotate(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	wantToken(t, rec, "DescribeSecret", "GetRandomPassword", "PutSecretValue", "GetSecretValue", "UpdateSecretVersionStage")
 }
 
 // The official clients' own User-Agent must stay: the token is appended.
