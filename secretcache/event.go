@@ -130,6 +130,15 @@ func (c *Cache) callOnEvent(ev Event) {
 	c.opts.OnEvent(ev)
 }
 
+// eventClock returns the cache clock if OnEvent is set, for an event's
+// Duration, else 0 without reading the clock.
+func (c *Cache) eventClock() int64 {
+	if c.opts.OnEvent == nil {
+		return 0
+	}
+	return c.now()
+}
+
 // emitFetch reports an API call on secret id (empty for a batch) that
 // began at began.
 func (c *Cache) emitFetch(op, id string, began int64, err error) {

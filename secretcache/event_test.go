@@ -118,6 +118,20 @@ func TestEventsThroughTheSDK(t *testing.T) {
 		}
 	}
 
+	// Prefetch: one batch call; a missing secret is an error event.
+	e.create(t, "p", v1value)
+	if err := e.cache.Prefetch(context.Background(), "p", "missing"); err == nil {
+		t.Fatal("Prefetch of a missing secret succeeded")
+	}
+	evs = log.take()
+	all = append(all, evs...)
+	if got, want := kinds(evs), "fetch:BatchGetSecretValue error:BatchGetSecretValue"; got != want {
+		t.Fatalf("Prefetch: events %q, want %q", got, want)
+	}
+	if ev := evs[1]; ev.SecretID != "missing" || ev.ErrorCode != "ResourceNotFoundException" {
+		t.Errorf("Prefetch error event = %+v, want ResourceNotFoundException for missing", ev)
+	}
+
 	// No event, however printed, holds a value.
 	for _, ev := range all {
 		for _, verb := range []string{"%v", "%+v", "%#v"} {

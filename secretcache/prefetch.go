@@ -65,8 +65,9 @@ func (c *Cache) prefetchChunk(ctx context.Context, ids []string) []error {
 	done := make([]bool, len(ids))
 	for {
 		c.callsBatch.Add(1)
+		callBegan := c.eventClock()
 		out, err := c.client.BatchGetSecretValue(ctx, in, withUserAgent)
-		c.emitFetch("BatchGetSecretValue", "", began, err)
+		c.emitFetch("BatchGetSecretValue", "", callBegan, err)
 		if err != nil {
 			for i, id := range ids {
 				if !done[i] {
