@@ -15,17 +15,22 @@
 //
 // Metrics (names in the OpenTelemetry semantic conventions' style):
 //
-//	rekey.secretcache.hits            counter {hit}      fresh hits (Stats.Hits)
-//	rekey.secretcache.misses          counter {miss}     reads that waited for a fetch (Stats.Misses)
-//	rekey.secretcache.stale_hits      counter {hit}      stale serves (Stats.StaleHits)
-//	rekey.secretcache.entries         updowncounter {entry}  cached entries (Stats.Entries)
-//	rekey.secretcache.api.calls       counter {call}     API calls, by rpc.method, and error.type if failed
-//	rekey.secretcache.errors          counter {error}    failed fetches (Stats.Errors), by rpc.method and error.type
-//	rekey.secretcache.refresh.duration histogram s      fetch latency, error.type if failed
-//	rekey.secretcache.failovers       counter {failover} reads served by a replica Region
+//	name                                kind           unit        what
+//	rekey.secretcache.hits              counter        {hit}       fresh hits (Stats.Hits)
+//	rekey.secretcache.misses            counter        {miss}      reads that waited for a fetch (Stats.Misses)
+//	rekey.secretcache.stale_hits        counter        {hit}       stale serves (Stats.StaleHits)
+//	rekey.secretcache.entries           updowncounter  {entry}     cached entries (Stats.Entries)
+//	rekey.secretcache.api.calls         counter        {call}      API calls, by rpc.method (+ error.type if failed)
+//	rekey.secretcache.errors            counter        {error}     failed fetches (Stats.Errors), by rpc.method and error.type
+//	rekey.secretcache.refresh.duration  histogram      s           fetch latency (+ error.type if failed)
+//	rekey.secretcache.failovers         counter        {failover}  reads served by a replica Region, by from/to Region
 //
+// The first four are observed from Stats at each collection; the others
+// are recorded from the Cache's events, after API calls only, so an
+// instrumented Cache's hits cost what an uninstrumented one's do.
 // error.type is the AWS error code (e.g. ThrottlingException), or _OTHER
-// for a failure that did not come from the service.
+// for a failure that did not come from the service. Options.Attributes
+// are added to every measurement.
 package otelcache
 
 import (
