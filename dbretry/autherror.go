@@ -29,13 +29,18 @@ const (
 // driver; dbretry/mysql does not rely on it, it classifies the driver's
 // errors itself and marks refusals with MarkAuthError. A nil err is not an
 // authentication error.
-func IsAuthError(err error) bool {
+func IsAuthError(err error) bool { return authCode(err) != "" }
+
+// authCode returns the SQLSTATE of the first refused login in err's tree
+// (28000 for MySQL's 1045, whose SQLSTATE it is, and for an error marked by
+// MarkAuthError), or "" if there is none.
+func authCode(err error) string {
 	for e := range walk(err) {
-		if isAuthValue(e) {
-			return true
+		if code := authValueCode(e); code != "" {
+			return code
 		}
 	}
-	return false
+	return ""
 }
 
 // MarkAuthError returns an error that IsAuthError reports as a refused
@@ -90,24 +95,28 @@ func walk(err error) func(yield func(error) bool) {
 	}
 }
 
-// isAuthValue matches one error of the tree, as errors.As would: by its
-// own methods, or by what its As method offers.
-func isAuthValue(e error) bool {
+// authValueCode matches one error of the tree, as errors.As would: by its
+// own methods, or by what its As method offers. It returns the refusal's
+// SQLSTATE, or "" if e is no refused login.
+func authValueCode(e error) string {
 	if _, ok := e.(*markedAuthError); ok {
-		return true
+		return sqlStateInvalidAuthorization
 	}
 	// An unnamed interface type, so that an As method written against
 	// *interface{ SQLState() string } in another package matches it.
 	if s, ok := e.(interface{ SQLState() string }); ok && authSQLState(s.SQLState()) {
-		return true
+		return s.SQLState()
 	}
 	if a, ok := e.(interface{ As(any) bool }); ok {
 		var s interface{ SQLState() string }
 		if a.As(&s) && s != nil && authSQLState(s.SQLState()) {
-			return true
+			return s.SQLState()
 		}
 	}
-	return isMySQLAuth(e)
+	if isMySQLAuth(e) {
+		return sqlStateInvalidAuthorization
+	}
+	return ""
 }
 
 func authSQLState(code string) bool {

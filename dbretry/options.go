@@ -69,6 +69,17 @@ type Options struct {
 	// LevelError; the connect goes on as if OnSwitch had returned.
 	OnSwitch func(secretID, fromVersionID, toVersionID, stage string)
 
+	// OnEvent, if not nil, is called with each Event: every refused
+	// login (EventAuthFailure) and every credential switch
+	// (EventCredentialSwitch, before OnSwitch). It runs synchronously on
+	// the goroutine of the connect, after the fact, concurrently from
+	// many connects: it must be safe for concurrent use and must not
+	// block, since the connect waits for it. A panic in it is recovered
+	// and logged with its stack at LevelError; the connect goes on as if
+	// OnEvent had returned. nil: no events, at the cost of one nil check.
+	// The Cache's own events are secretcache.Options.OnEvent.
+	OnEvent func(Event)
+
 	// Clock, if not nil, is the source of the current time for the retry
 	// budget and RereadInterval; the waits themselves are timers. For
 	// tests. It must be safe for concurrent use. nil: time.Now.

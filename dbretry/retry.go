@@ -60,6 +60,9 @@ func retry[T any](ctx context.Context, s *Source, try func() (T, error), refused
 	backoff := s.opts.MinBackoff
 	for attempts := 1; ; attempts++ {
 		s.authFailures.Add(1)
+		if s.opts.OnEvent != nil {
+			s.emit(Event{Kind: EventAuthFailure, SecretID: s.id, VersionID: s.versionOf(l), Attempt: attempts, Code: authCode(err), Err: err})
+		}
 		if s.since(start) >= s.opts.RetryBudget || ctx.Err() != nil || s.isClosed() {
 			return v, s.giveUp(ctx, err, l, attempts, start)
 		}

@@ -185,6 +185,7 @@ func (s *Source) confirm(ctx context.Context, h *handout) bool {
 // not fail a connect.
 func (s *Source) switched(from, to *handout) {
 	s.switches.Add(1)
+	s.emit(Event{Kind: EventCredentialSwitch, SecretID: s.id, FromVersionID: from.creds.VersionID, VersionID: to.creds.VersionID, Stage: to.stage})
 	s.log(slog.LevelInfo, "dbretry: switched credentials",
 		slog.String("from_version", from.creds.VersionID), slog.String("to_version", to.creds.VersionID), slog.String("stage", to.stage))
 	if s.opts.OnSwitch == nil {

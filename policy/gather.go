@@ -52,7 +52,7 @@ var (
 // key policy allows it.
 func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID string) (SecretAccess, error) {
 	var a SecretAccess
-	ds, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
+	ds, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)}, smUserAgent)
 	if err != nil {
 		return a, fmt.Errorf("policy: describe secret %q: %w", secretID, err)
 	}
@@ -60,7 +60,7 @@ func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID str
 	if a.Secret == "" {
 		a.Secret = secretID
 	}
-	rp, err := sm.GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(a.Secret)})
+	rp, err := sm.GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(a.Secret)}, smUserAgent)
 	if err != nil {
 		return a, fmt.Errorf("policy: get resource policy of secret %q: %w", secretID, err)
 	}
@@ -78,7 +78,7 @@ func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID str
 	}
 	managed := keyID == ManagedKeyAlias || strings.HasSuffix(keyID, ":"+ManagedKeyAlias)
 	keyID = keyInSecretAccount(keyID, a.Secret)
-	dk, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	dk, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)}, kmsUserAgent)
 	if err != nil {
 		if managed && refused(err) {
 			a.KeyARN, a.KeyManager = keyID, KeyManagerAWS
@@ -94,7 +94,7 @@ func Gather(ctx context.Context, sm SecretsManagerAPI, kmsc KMSAPI, secretID str
 	if a.KeyManager == "" && managed {
 		a.KeyManager = KeyManagerAWS
 	}
-	kp, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(a.KeyARN), PolicyName: aws.String("default")})
+	kp, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(a.KeyARN), PolicyName: aws.String("default")}, kmsUserAgent)
 	if err != nil {
 		if a.KeyManager == KeyManagerAWS && refused(err) {
 			return a, nil

@@ -188,7 +188,7 @@ func (r *Rotator) run(ctx context.Context, ev Event, requireEnabled bool) error 
 
 // describe calls DescribeSecret.
 func (r *Rotator) describe(ctx context.Context, secretID string) (*secretsmanager.DescribeSecretOutput, error) {
-	desc, err := r.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &secretID})
+	desc, err := r.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &secretID}, withUserAgent)
 	if err != nil {
 		return nil, fmt.Errorf("DescribeSecret: %w", err)
 	}
@@ -252,7 +252,7 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) error {
 		ExcludeLowercase:        aws.Bool(p.ExcludeLowercase),
 		IncludeSpace:            aws.Bool(p.IncludeSpace),
 		RequireEachIncludedType: aws.Bool(p.RequireEachIncludedType),
-	})
+	}, withUserAgent)
 	if err != nil {
 		return fmt.Errorf("GetRandomPassword: %w", err)
 	}
@@ -287,7 +287,7 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) error {
 		}
 		in.SecretString = aws.String(string(value))
 	}
-	if _, err := r.client.PutSecretValue(ctx, in); err != nil {
+	if _, err := r.client.PutSecretValue(ctx, in, withUserAgent); err != nil {
 		return fmt.Errorf("PutSecretValue: %w", err)
 	}
 	return nil
@@ -359,7 +359,7 @@ func (r *Rotator) finishSecret(ctx context.Context, ev Event, stages map[string]
 	if old := versionWith(stages, StageCurrent); old != "" {
 		in.RemoveFromVersionId = &old
 	}
-	if _, err := r.client.UpdateSecretVersionStage(ctx, in); err != nil {
+	if _, err := r.client.UpdateSecretVersionStage(ctx, in, withUserAgent); err != nil {
 		return fmt.Errorf("UpdateSecretVersionStage moving AWSCURRENT: %w", err)
 	}
 	return r.removePending(ctx, ev)
@@ -370,7 +370,7 @@ func (r *Rotator) removePending(ctx context.Context, ev Event) error {
 		SecretId:            &ev.SecretID,
 		VersionStage:        aws.String(StagePending),
 		RemoveFromVersionId: &ev.ClientRequestToken,
-	})
+	}, withUserAgent)
 	if err != nil {
 		return fmt.Errorf("UpdateSecretVersionStage removing AWSPENDING: %w", err)
 	}
@@ -391,7 +391,7 @@ func (r *Rotator) getPending(ctx context.Context, ev Event) (Secret, error) {
 
 // getStage reads the version labelled stage, which must exist.
 func (r *Rotator) getStage(ctx context.Context, secretID, stage string) (Secret, error) {
-	out, err := r.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID, VersionStage: &stage})
+	out, err := r.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID, VersionStage: &stage}, withUserAgent)
 	if err != nil {
 		return Secret{}, fmt.Errorf("GetSecretValue %s: %w", stage, err)
 	}
@@ -405,7 +405,7 @@ func (r *Rotator) getStage(ctx context.Context, secretID, stage string) (Secret,
 // getVersion reads a version by id; ok is false when the version has no
 // value yet (as RotateSecret leaves it) or does not exist.
 func (r *Rotator) getVersion(ctx context.Context, secretID, versionID string) (Secret, bool, error) {
-	out, err := r.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID, VersionId: &versionID})
+	out, err := r.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID, VersionId: &versionID}, withUserAgent)
 	if err != nil {
 		if _, notFound := errors.AsType[*types.ResourceNotFoundException](err); notFound {
 			return Secret{}, false, nil

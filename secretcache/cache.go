@@ -70,9 +70,10 @@ type Cache struct {
 	// the order they were published.
 	changeMu    sync.Mutex
 	changes     []change
-	callbackErr error         // the first OnChange panic, for Close
-	changeWake  chan struct{} // capacity 1: wakes deliver
-	notes       atomic.Int64  // changes queued or being delivered, for tests
+	callbackErr error                 // the first OnChange panic, for Close
+	eventPanic  atomic.Pointer[error] // the first OnEvent panic, for Close
+	changeWake  chan struct{}         // capacity 1: wakes deliver
+	notes       atomic.Int64          // changes queued or being delivered, for tests
 
 	hits                         stripedCounter
 	staleHits, misses, negHits   atomic.Uint64
@@ -267,6 +268,7 @@ func (c *Cache) hit(e *entry, secretID string) (*Secret, error, bool) {
 		}
 		if now-st.fresh < c.maxStale {
 			c.staleHits.Add(1)
+			c.emit(Event{Kind: EventStale, SecretID: secretID, Stage: e.sel(), Duration: time.Duration(now - st.fresh)})
 			c.refreshAsync(e, st, now)
 			return st.sec, nil, true
 		}
@@ -367,7 +369,9 @@ func (c *Cache) fetchShared(parent context.Context, e *entry, forced bool) (*Sec
 			return st.sec, nil
 		}
 	}
+	began := c.emitRefreshStart(e)
 	sec, err := c.refresh(ctx, e, st, forced)
+	c.emitRefreshEnd(e, st, sec, err, began)
 	if err != nil && c.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -497,7 +501,8 @@ func (c *Cache) Stats() Stats {
 // long, and must not call Close). Changes not yet delivered are dropped.
 // Readers waiting on a fetch return ErrClosed, and so does every later
 // call. Close is idempotent. It returns an error wrapping ErrCallbackPanic
-// if an OnChange call panicked (the first such panic), else nil.
+// if an OnChange call panicked (the first such panic), else if an OnEvent
+// call panicked (the first such panic), else nil.
 func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
 		c.lifeMu.Lock()
@@ -508,6 +513,11 @@ func (c *Cache) Close() error {
 	})
 	c.changeMu.Lock()
 	defer c.changeMu.Unlock()
+	if c.callbackErr == nil {
+		if p := c.eventPanic.Load(); p != nil {
+			return *p
+		}
+	}
 	return c.callbackErr
 }
 

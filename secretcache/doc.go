@@ -80,4 +80,12 @@
 //
 // Secret values never appear in log lines, errors or fmt output of a
 // Secret.
+//
+// # Observability
+//
+// Stats is a snapshot of the counters. Options.OnEvent receives an Event
+// per API call, refresh, stale read, failure and failover, synchronously
+// and without allocating on the read path; package otelcache turns both
+// into OpenTelemetry metrics. Every API call's User-Agent carries
+// "rekey/<version>", so CloudTrail shows which calls came from rekey.
 package secretcache

@@ -105,6 +105,21 @@ type Options struct {
 	// error wrapping ErrCallbackPanic. nil: no goroutine is started.
 	OnChange func(secretID, oldVersionID, newVersionID string)
 
+	// OnEvent, if not nil, is called with each Event (API call, refresh
+	// start and end, stale read, failure, failover), synchronously on the
+	// goroutine that did the work, after the fact, and concurrently from
+	// many goroutines: it must be safe for concurrent use and must not
+	// block or call the Cache, because reads and fetches wait for it. A
+	// fresh hit emits no event; a stale hit emits EventStale without
+	// allocating. A panic in it is recovered and logged with its stack;
+	// the work goes on as if OnEvent had returned, and Close returns the
+	// first such panic (after any OnChange panic) wrapping
+	// ErrCallbackPanic. It is a func of a value, not an interface with a
+	// method per kind (pgx's tracers), so that a new kind is not a
+	// breaking change and adapters (e.g. otelcache) compose by wrapping.
+	// nil: no events, at the cost of one nil check.
+	OnEvent func(Event)
+
 	// Clock, if not nil, is the source of the current time for TTLs,
 	// MaxStale, backoff, rotation polling and NextRotationDate. For tests.
 	// It is called from many goroutines at once, so it must be safe for

@@ -65,7 +65,9 @@ func (c *Cache) prefetchChunk(ctx context.Context, ids []string) []error {
 	done := make([]bool, len(ids))
 	for {
 		c.callsBatch.Add(1)
-		out, err := c.client.BatchGetSecretValue(ctx, in)
+		callBegan := c.eventClock()
+		out, err := c.client.BatchGetSecretValue(ctx, in, withUserAgent)
+		c.emitFetch("BatchGetSecretValue", "", callBegan, err)
 		if err != nil {
 			for i, id := range ids {
 				if !done[i] {
@@ -123,7 +125,9 @@ func (c *Cache) prefetchFailed(id string, began int64, err error) error {
 		}
 	}
 	c.errors.Add(1)
-	return &FetchError{SecretID: id, Op: "BatchGetSecretValue", Err: err}
+	fe := &FetchError{SecretID: id, Op: "BatchGetSecretValue", Err: err}
+	c.emit(Event{Kind: EventError, SecretID: id, Stage: StageCurrent, Op: fe.Op, Err: fe})
+	return fe
 }
 
 // batchError turns a BatchGetSecretValue per-secret error into the typed

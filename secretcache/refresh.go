@@ -344,7 +344,10 @@ func (c *Cache) refreshByValue(ctx context.Context, e *entry, st *state, began i
 // describe calls DescribeSecret.
 func (c *Cache) describe(ctx context.Context, id string) (*secretsmanager.DescribeSecretOutput, error) {
 	c.callsDescribe.Add(1)
-	return c.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	began := c.eventClock()
+	out, err := c.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)}, withUserAgent)
+	c.emitFetch("DescribeSecret", id, began, err)
+	return out, err
 }
 
 // stageVersion returns the version stage points to ("" if none) and
@@ -475,6 +478,7 @@ func (c *Cache) fail(e *entry, began int64, op string, err error) (*Secret, erro
 	gone := errors.As(err, &sg)
 	if !gone {
 		c.errors.Add(1)
+		c.emit(Event{Kind: EventError, SecretID: e.id(), Stage: e.sel(), Op: op, Err: fe})
 	}
 	var ns *state
 	for {
@@ -512,7 +516,9 @@ func (c *Cache) fail(e *entry, began int64, op string, err error) (*Secret, erro
 // getValue calls GetSecretValue and converts the result.
 func (c *Cache) getValue(ctx context.Context, id string, in *secretsmanager.GetSecretValueInput) (*Secret, error) {
 	c.callsGet.Add(1)
-	out, err := c.client.GetSecretValue(ctx, in)
+	began := c.eventClock()
+	out, err := c.client.GetSecretValue(ctx, in, withUserAgent)
+	c.emitFetch("GetSecretValue", id, began, err)
 	if err != nil {
 		return nil, err
 	}
