@@ -1,0 +1,113 @@
+package awsemu
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rekeyhq/rekey/policy"
+)
+
+// rootAccessKeyID is the access key id AWSConfig signs with. With
+// Options.EnforceIAM it is the root user of the server's account, so a
+// test can seed secrets and keys without declaring a principal.
+const rootAccessKeyID = "AKIAAWSEMU0000000000"
+
+// principal is a caller AddPrincipal declared: who it is and the identity
+// policies attached to it. It is immutable once stored.
+type principal struct {
+	arn      string
+	account  string
+	identity []*policy.Document
+}
+
+// principalARN accepts the callers a SigV4 access key can stand for: an IAM
+// user or role, an assumed-role session, or an account's root user.
+var principalARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:(iam::(\d{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)|sts::(\d{12}):assumed-role/[\w+=,.@-]+/[\w+=,.@-]+)$`)
+
+// validAccessKeyID is what the emulator accepts as an access key id: it is
+// the first field of a SigV4 Credential, so it cannot hold a "/".
+var validAccessKeyID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
+
+// AddPrincipal makes requests signed with accessKeyID act as principalARN
+// when Options.EnforceIAM is set; identityPolicies are the IAM policy
+// documents (JSON) attached to it: its user or role policies, inline or
+// managed. principalARN is an IAM user or role ARN
+// (arn:aws:iam::111122223333:role/app), an assumed-role session ARN
+// (arn:aws:sts::111122223333:assumed-role/app/session) or an account's
+// root (arn:aws:iam::111122223333:root), of any account: principals of
+// other accounts than the server's are callers from outside, subject to
+// the cross-account rules. Adding an access key id again replaces its
+// principal and policies, so a test can change a caller's permissions
+// between steps. It returns an error, and changes nothing, when
+// accessKeyID is not 1 to 128 letters and digits, principalARN is not one
+// of those forms, or a policy does not parse with policy.Parse. Without
+// EnforceIAM principals are recorded but not consulted.
+func (s *Server) AddPrincipal(accessKeyID, principalARN string, identityPolicies ...string) error {
+	if !validAccessKeyID.MatchString(accessKeyID) {
+		return fmt.Errorf("awsemu: access key id %q: want 1 to 128 letters and digits", accessKeyID)
+	}
+	m := principalARNPattern.FindStringSubmatch(principalARN)
+	if m == nil {
+		return fmt.Errorf("awsemu: principal %q is not an IAM user, role or root ARN or an assumed-role session ARN", principalARN)
+	}
+	p := &principal{arn: principalARN, account: m[2] + m[4]}
+	for i, doc := range identityPolicies {
+		d, err := policy.Parse([]byte(doc))
+		if err != nil {
+			return fmt.Errorf("awsemu: identity policy %d of %s: %w", i+1, principalARN, err)
+		}
+		p.identity = append(p.identity, d)
+	}
+	s.iamMu.Lock()
+	defer s.iamMu.Unlock()
+	s.principals[accessKeyID] = p
+	return nil
+}
+
+// AWSConfigAs returns an aws.Config like AWSConfig's whose requests are
+// signed with accessKeyID, so that with Options.EnforceIAM they act as the
+// principal AddPrincipal gave that key. The key need not be added yet; a
+// request with a key that no AddPrincipal call added is refused with
+// UnrecognizedClientException.
+func (s *Server) AWSConfigAs(accessKeyID string) aws.Config {
+	cfg := s.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(accessKeyID, "awsemu-secret-access-key", "")
+	return cfg
+}
+
+// principalFor returns the caller of r: the principal of the access key id
+// in its SigV4 Authorization header. ok is false when the key is unknown.
+func (s *Server) principalFor(r *http.Request) (p *principal, ok bool) {
+	akid := accessKeyOf(r.Header.Get("Authorization"))
+	if akid == "" {
+		return nil, false
+	}
+	s.iamMu.RLock()
+	p = s.principals[akid]
+	s.iamMu.RUnlock()
+	return p, p != nil
+}
+
+// accessKeyOf extracts the access key id from a SigV4 Authorization header:
+// "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, ...".
+func accessKeyOf(auth string) string {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	akid, _, ok := strings.Cut(cred, "/")
+	if !ok {
+		return ""
+	}
+	return akid
+}
+
+// errUnrecognizedClient is AWS's answer to an access key id it does not know.
+func errUnrecognizedClient() *apiError {
+	return errorf("UnrecognizedClientException", "The security token included in the request is invalid.")
+}
