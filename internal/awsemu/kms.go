@@ -268,7 +268,7 @@ func (k *keyService) createKey(in *createKeyInput) (any, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	id := newKeyID()
+	id := k.srv.nextKeyID()
 	key := newKMSKey(id, k.keyARN(id), k.srv.now())
 	key.description = in.Description
 	key.policy = policy

@@ -95,6 +95,37 @@ type Server struct {
 	enforceIAM bool
 	iamMu      sync.RWMutex
 	principals map[string]*principal // guarded by iamMu; by access key id
+	docs       sync.Map              // policy text -> *policy.Document, parsed once
+
+	// Identifiers tests choose (export_test.go), used before random ones,
+	// so that policy documents from fixtures can name resources verbatim.
+	idMu        sync.Mutex
+	arnSuffixes []string // guarded by idMu
+	keyIDs      []string // guarded by idMu
+}
+
+// nextARNSuffix returns the six characters ending the next secret's ARN.
+func (s *Server) nextARNSuffix() string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if len(s.arnSuffixes) > 0 {
+		v := s.arnSuffixes[0]
+		s.arnSuffixes = s.arnSuffixes[1:]
+		return v
+	}
+	return arnSuffix()
+}
+
+// nextKeyID returns the id of the next KMS key created.
+func (s *Server) nextKeyID() string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if len(s.keyIDs) > 0 {
+		v := s.keyIDs[0]
+		s.keyIDs = s.keyIDs[1:]
+		return v
+	}
+	return newKeyID()
 }
 
 // RotationFunc is a rotation Lambda as the emulator invokes it: once per step
@@ -467,10 +498,15 @@ func (s *Server) serve(ctx context.Context, caller *principal, service, op strin
 	}
 	var out any
 	var err error
-	switch service {
-	case "secretsmanager":
+	if caller != nil {
+		out, err = s.authorize(caller, service, op, body)
+		ctx = withCaller(ctx, caller)
+	}
+	switch {
+	case err != nil || out != nil:
+	case service == "secretsmanager":
 		out, err = s.sm.handle(ctx, op, body)
-	case "TrentService":
+	case service == "TrentService":
 		out, err = s.kms.handle(ctx, op, body)
 	default:
 		err = &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown service " + service + "."}
