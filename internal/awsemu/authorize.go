@@ -515,10 +515,19 @@ func (k *keyService) authorize(p *principal, op string, body []byte) (any, error
 	k.mu.Unlock()
 	if key == nil {
 		if foreign && keyID != "" && !strings.HasPrefix(keyID, "arn:") {
+			// The caller's own account, which holds no keys: its IAM
+			// policies decide whether it learns that.
+			own := "arn:aws:kms:" + k.srv.region + ":" + p.account + ":"
 			if strings.HasPrefix(keyID, "alias/") {
-				return nil, errorf("NotFoundException", "Alias arn:aws:kms:%s:%s:%s is not found.", k.srv.region, p.account, keyID)
+				if err := k.srv.decide(p, action, own+keyID, k.srv.delegatingKeyPolicy(p.account), "", ctx); err != nil {
+					return nil, err
+				}
+				return nil, errorf("NotFoundException", "Alias %s%s is not found.", own, keyID)
 			}
-			return nil, errorf("NotFoundException", "Key 'arn:aws:kms:%s:%s:key/%s' does not exist", k.srv.region, p.account, keyID)
+			if err := k.srv.decide(p, action, own+"key/"+keyID, k.srv.delegatingKeyPolicy(p.account), "", ctx); err != nil {
+				return nil, err
+			}
+			return nil, errorf("NotFoundException", "Key '%skey/%s' does not exist", own, keyID)
 		}
 		return nil, nil // the operation answers the missing or unknown key
 	}

@@ -42,6 +42,11 @@ const (
 		 "Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}}]}`
 )
 
+// readerKeyPolicyAll lets role reader of account B use the key directly.
+const readerKeyPolicyAll = `{"Version":"2012-10-17","Statement":[
+	{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountA + `:root"},"Action":"kms:*","Resource":"*"},
+	{"Effect":"Allow","Principal":{"AWS":"` + readerRole + `"},"Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}`
+
 // newIAMServer starts an emulator of account A enforcing IAM, and returns
 // it with Secrets Manager and KMS clients of A's root user.
 func newIAMServer(t *testing.T) (*awsemu.Server, *secretsmanager.Client, *kms.Client) {
@@ -349,4 +354,44 @@ func TestIAMRotationRunsAsService(t *testing.T) {
 	require.Equal(t, "v2", getString(t, root, &secretsmanager.GetSecretValueInput{SecretId: aws.String("rot")}))
 	_, err = nope.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String("rot")})
 	requireAPIError(t, err, "AccessDeniedException")
+}
+
+// TestIAMForeignAccount checks what a principal of another account sees:
+// its own, empty, account for names and lists, and the server's resources
+// by ARN when both sides' policies allow.
+func TestIAMForeignAccount(t *testing.T) {
+	t.Parallel()
+	srv, root, rootKMS := newIAMServer(t)
+	key, err := rootKMS.CreateKey(t.Context(), &kms.CreateKeyInput{Policy: aws.String(readerKeyPolicyAll)})
+	require.NoError(t, err)
+	keyARN := *key.KeyMetadata.Arn
+	createSecret(t, root, "mine", "v", 1)
+	require.NoError(t, srv.AddPrincipal("AKIAB", readerRole, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["secretsmanager:*","kms:*"],"Resource":"*"}}`))
+	sm, km := smAs(srv, "AKIAB"), kmsAs(srv, "AKIAB")
+
+	list, err := sm.ListSecrets(t.Context(), &secretsmanager.ListSecretsInput{})
+	require.NoError(t, err)
+	require.Empty(t, list.SecretList, "account B holds no secrets")
+	_, err = sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String("mine")})
+	requireAPIError(t, err, "ResourceNotFoundException")
+	_, err = sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("theirs"), SecretString: aws.String("v")})
+	requireAPIError(t, err, "AccessDeniedException")
+	require.Contains(t, err.Error(), "holds resources of account "+accountA+" only")
+
+	keys, err := km.ListKeys(t.Context(), &kms.ListKeysInput{})
+	require.NoError(t, err)
+	require.Empty(t, keys.Keys)
+	_, err = km.DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: key.KeyMetadata.KeyId})
+	requireAPIError(t, err, "NotFoundException")
+
+	// By ARN, the key policy (which names role reader) and the identity
+	// policy both allow: cross-account use works, and decryption finds the
+	// key from the ciphertext.
+	enc, err := km.Encrypt(t.Context(), &kms.EncryptInput{KeyId: aws.String(keyARN), Plaintext: []byte("hello")})
+	require.NoError(t, err)
+	dec, err := km.Decrypt(t.Context(), &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(dec.Plaintext))
+	_, err = km.DisableKey(t.Context(), &kms.DisableKeyInput{KeyId: aws.String(keyARN)})
+	requireDenied(t, err, "User: "+readerRole+" is not authorized to perform: kms:DisableKey on resource: "+keyARN+" because no resource-based policy allows the kms:DisableKey action")
 }
