@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -27,9 +30,11 @@ import (
 // offline (CheckGetSecretValue for the access cases, Evaluate for the
 // evaluation cases). A case maps when the emulator can hold exactly its
 // documents: resources of the emulated account only, no permissions
-// boundary or SCP, and request context the emulator derives itself
-// (secretsmanager:VersionStage and VersionId become request parameters,
-// resource tags become the secret's tags). Other cases are counted as
+// boundary or SCP, and request context the emulator can carry
+// (secretsmanager:VersionStage becomes a request parameter, resource tags
+// the secret's tags, principal tags TagPrincipal's, aws:CurrentTime and
+// aws:EpochTime the Server's clock), with no document testing a key the
+// emulator always sends (aws:SourceIp, ...) that the case lacks. Other cases are counted as
 // skipped, with the reason, never silently dropped.
 
 const policyTestdata = "../../policy/testdata"
@@ -52,6 +57,8 @@ type emulatedRead struct {
 	keyPolicy      string
 	versionStage   string
 	versionID      string
+	principalTags  map[string]string
+	now            time.Time // zero: the real clock
 }
 
 // run builds the emulator state and makes the read as the caller. It
@@ -61,6 +68,9 @@ func (r *emulatedRead) run(t *testing.T) error {
 	m := secretARNParts.FindStringSubmatch(r.secret)
 	srv := awsemu.New(t, func(o *awsemu.Options) { o.Region, o.AccountID, o.EnforceIAM = m[1], m[2], true })
 	awsemu.UseIDs(srv, []string{m[4]}, []string{r.keyID})
+	if !r.now.IsZero() {
+		srv.SetClock(func() time.Time { return r.now })
+	}
 	root, rootKMS := smAs(srv, ""), kmsAs(srv, "")
 	in := &secretsmanager.CreateSecretInput{Name: aws.String(m[3]), SecretString: aws.String(readerValue)}
 	for _, k := range sortedKeys(r.tags) {
@@ -95,6 +105,11 @@ func (r *emulatedRead) run(t *testing.T) error {
 	if err := srv.AddPrincipal("AKIACALLER", r.caller, r.callerPolicies...); err != nil {
 		t.Fatalf("AddPrincipal: %v", err)
 	}
+	if r.principalTags != nil {
+		if err := srv.TagPrincipal("AKIACALLER", r.principalTags); err != nil {
+			t.Fatalf("TagPrincipal: %v", err)
+		}
+	}
 	get := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.secret)}
 	if r.versionStage != "" {
 		get.VersionStage = aws.String(r.versionStage)
@@ -125,9 +140,30 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// mapContext turns a case's request context into request parameters and
-// secret tags, or says why it cannot.
-func mapContext(ctx map[string][]string, r *emulatedRead) string {
+// derivedKeys are the condition keys the emulator sends with every request
+// (besides those package policy derives itself), and the value it sends
+// when the case cannot choose it.
+var derivedKeys = []string{"aws:CurrentTime", "aws:EpochTime", "aws:SecureTransport", "aws:SourceIp", "aws:RequestedRegion"}
+
+// mapContext turns a case's request context into request parameters,
+// secret tags, principal tags and the clock, or says why it cannot. docs
+// are the texts of the case's policies: a case that lacks a key the
+// emulator always sends maps only when no document mentions it.
+func mapContext(ctx map[string][]string, r *emulatedRead, docs ...string) string {
+	region := ""
+	if m := secretARNParts.FindStringSubmatch(r.secret); m != nil {
+		region = m[1]
+	}
+	for _, k := range derivedKeys {
+		if _, ok := lookupFold(ctx, k); ok {
+			continue
+		}
+		for _, d := range docs {
+			if strings.Contains(strings.ToLower(d), strings.ToLower(k)) {
+				return "documents test " + k + ", which the emulator always sends and the case lacks"
+			}
+		}
+	}
 	keys := make([]string, 0, len(ctx))
 	for k := range ctx {
 		keys = append(keys, k)
@@ -142,6 +178,43 @@ func mapContext(ctx map[string][]string, r *emulatedRead) string {
 		switch {
 		case lk == "secretsmanager:versionstage":
 			r.versionStage = v[0]
+		case strings.HasPrefix(lk, "aws:principaltag/"):
+			_, tagKey, _ := strings.Cut(k, "/")
+			if r.principalTags == nil {
+				r.principalTags = map[string]string{}
+			}
+			r.principalTags[tagKey] = v[0]
+		case lk == "aws:currenttime", lk == "aws:epochtime":
+			var at time.Time
+			if lk == "aws:currenttime" {
+				parsed, err := time.Parse(time.RFC3339, v[0])
+				if err != nil {
+					return "aws:CurrentTime " + v[0] + " is not an RFC 3339 time"
+				}
+				at = parsed
+			} else {
+				sec, err := strconv.ParseInt(v[0], 10, 64)
+				if err != nil {
+					return "aws:EpochTime " + v[0] + " is not in seconds"
+				}
+				at = time.Unix(sec, 0)
+			}
+			if !r.now.IsZero() && !r.now.Equal(at) {
+				return "aws:CurrentTime and aws:EpochTime disagree"
+			}
+			r.now = at.UTC()
+		case lk == "aws:securetransport":
+			if v[0] != "true" {
+				return "aws:SecureTransport " + v[0] + " (the emulator stands for a TLS endpoint)"
+			}
+		case lk == "aws:sourceip":
+			if v[0] != "127.0.0.1" {
+				return "aws:SourceIp " + v[0] + " (emulator clients connect from 127.0.0.1)"
+			}
+		case lk == "aws:requestedregion":
+			if v[0] != region {
+				return "aws:RequestedRegion of another region than the secret's"
+			}
 		case strings.HasPrefix(lk, "aws:resourcetag/"), strings.HasPrefix(lk, "secretsmanager:resourcetag/"):
 			_, tagKey, _ := strings.Cut(k, "/")
 			if old, ok := r.tags[tagKey]; ok && old != v[0] {
@@ -178,6 +251,14 @@ func lookupFold(ctx map[string][]string, key string) (string, bool) {
 
 // canBePrincipal reports whether AddPrincipal takes the caller.
 var canBePrincipal = regexp.MustCompile(`^arn:aws:(iam::\d{12}:(root|user/.+|role/.+)|sts::\d{12}:assumed-role/[^/]+/[^/]+)$`)
+
+func rawTexts(raws []json.RawMessage) []string {
+	out := make([]string, len(raws))
+	for i, raw := range raws {
+		out[i] = string(raw)
+	}
+	return out
+}
 
 func rawText(raw json.RawMessage) string {
 	if len(raw) == 0 || string(raw) == "null" {
@@ -278,7 +359,8 @@ func TestAgreementAccessCases(t *testing.T) {
 			if !managed {
 				r.keyID = s.KeyARN[strings.LastIndex(s.KeyARN, "/")+1:]
 			}
-			if why := mapContext(s.Context, &r); why != "" {
+			docs := slices.Concat([]string{r.secretPolicy, r.keyPolicy}, rawTexts(s.CallerPolicies))
+			if why := mapContext(s.Context, &r, docs...); why != "" {
 				a.skip(t, why)
 			}
 			access := policy.SecretAccess{Caller: s.Caller, Secret: s.Secret, KeyARN: s.KeyARN, KeyManager: s.KeyManager, Context: s.Context}
@@ -456,7 +538,7 @@ func TestAgreementEvalCases(t *testing.T) {
 			case c.owner != "" && c.owner != m[2]:
 				a.skip(t, "resource owner differs from the ARN's account")
 			}
-			if why := mapContext(c.context, &r); why != "" {
+			if why := mapContext(c.context, &r, slices.Concat([]string{c.resourcePolicy}, c.identity)...); why != "" {
 				a.skip(t, why)
 			}
 			pols := policy.Policies{ResourceOwner: c.owner}

@@ -3,7 +3,9 @@ package awsemu
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rekeyhq/rekey/policy"
 )
@@ -34,7 +36,7 @@ import (
 // callerKey carries the caller in a request's context.
 type callerKey struct{}
 
-func withCaller(ctx context.Context, p *principal) context.Context {
+func withCaller(ctx context.Context, p *caller) context.Context {
 	if p == nil {
 		return ctx
 	}
@@ -42,9 +44,40 @@ func withCaller(ctx context.Context, p *principal) context.Context {
 }
 
 // callerFrom returns the caller of a request, nil when IAM is not enforced.
-func callerFrom(ctx context.Context) *principal {
-	p, _ := ctx.Value(callerKey{}).(*principal)
+func callerFrom(ctx context.Context) *caller {
+	p, _ := ctx.Value(callerKey{}).(*caller)
 	return p
+}
+
+// caller is the principal making one request, with what the request tells
+// about it.
+type caller struct {
+	*principal
+	sourceIP string // the client's address, for aws:SourceIp
+}
+
+// requestContext returns the global condition keys AWS adds to every
+// request that the emulator knows: aws:CurrentTime and aws:EpochTime from
+// the Server's clock, aws:SourceIp, aws:RequestedRegion, aws:PrincipalTag/*
+// and aws:SecureTransport "true". The emulator serves plain HTTP on
+// loopback, but it stands for AWS's TLS endpoints, where every SDK request
+// is secure; the common "deny unless aws:SecureTransport" statement must
+// not deny every test.
+func (s *Server) requestContext(p *caller) map[string][]string {
+	now := s.now().UTC()
+	ctx := map[string][]string{
+		"aws:CurrentTime":     {now.Format(time.RFC3339)},
+		"aws:EpochTime":       {strconv.FormatInt(now.Unix(), 10)},
+		"aws:SecureTransport": {"true"},
+		"aws:RequestedRegion": {s.region},
+	}
+	if p.sourceIP != "" {
+		ctx["aws:SourceIp"] = []string{p.sourceIP}
+	}
+	for k, v := range p.tags {
+		ctx["aws:PrincipalTag/"+k] = []string{v}
+	}
+	return ctx
 }
 
 // errKMSNotAllowed is Secrets Manager's answer when KMS refuses the request
@@ -58,7 +91,7 @@ func errKMSNotAllowed() *apiError {
 
 // errNotModelled refuses a request that would act on resources of another
 // account than the server's, which the emulator does not hold.
-func (s *Server) errNotModelled(p *principal) *apiError {
+func (s *Server) errNotModelled(p *caller) *apiError {
 	return errorf("AccessDeniedException", "awsemu: %s is in account %s; the emulator holds resources of account %s only, so it cannot create or list resources in account %s.",
 		p.arn, p.account, s.accountID, p.account)
 }
@@ -103,7 +136,7 @@ func (s *Server) delegatingKeyPolicy(account string) *policy.Document {
 // on resource: <arn> because no identity-based policy allows the <action>
 // action" (or "no resource-based policy", or "with an explicit deny in an
 // identity-based / a resource-based policy").
-func (s *Server) decide(p *principal, action, resource string, resPolicy *policy.Document, owner string, ctx map[string][]string) error {
+func (s *Server) decide(p *caller, action, resource string, resPolicy *policy.Document, owner string, ctx map[string][]string) error {
 	req := policy.Request{Principal: p.arn, Action: action, Resource: resource, Context: ctx}
 	pols := policy.Policies{Identity: p.identity, Resource: resPolicy, ResourceOwner: owner}
 	r := policy.Evaluate(req, pols)
@@ -134,7 +167,7 @@ func (s *Server) decide(p *principal, action, resource string, resPolicy *policy
 // answer instead of serving it, or a reply to send without serving it (a
 // caller of another account listing its own, empty, account), or neither
 // when the request may be served.
-func (s *Server) authorize(p *principal, service, op string, body []byte) (reply any, err error) {
+func (s *Server) authorize(p *caller, service, op string, body []byte) (reply any, err error) {
 	switch service {
 	case "secretsmanager":
 		return s.sm.authorize(p, op, body)
@@ -177,14 +210,14 @@ func requestTags(ctx map[string][]string, tags []tag, keys []string) {
 }
 
 // authorize decides a Secrets Manager request; see Server.authorize.
-func (m *secretsManager) authorize(p *principal, op string, body []byte) (any, error) {
+func (m *secretsManager) authorize(p *caller, op string, body []byte) (any, error) {
 	var in smRequest
 	if decode(body, &in) != nil {
 		return nil, nil // the operation answers the malformed body
 	}
 	action := "secretsmanager:" + op
 	foreign := p.account != m.srv.accountID
-	ctx := map[string][]string{}
+	ctx := m.srv.requestContext(p)
 	switch op {
 	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue":
 		if err := m.srv.decide(p, action, "*", nil, "", ctx); err != nil {
@@ -300,7 +333,7 @@ func boolString(b bool) string {
 // ARN to authorize against; sec is nil when there is none. A name or a
 // partial ARN resolves in the caller's account, so for a caller of another
 // account only a full ARN reaches the server's secrets. m.mu must be held.
-func (m *secretsManager) target(p *principal, id string) (sec *secret, arn string) {
+func (m *secretsManager) target(p *caller, id string) (sec *secret, arn string) {
 	if !strings.HasPrefix(id, "arn:") {
 		if p.account != m.srv.accountID {
 			return nil, "arn:aws:secretsmanager:" + m.srv.region + ":" + p.account + ":secret:" + id
@@ -319,11 +352,12 @@ func (m *secretsManager) target(p *principal, id string) (sec *secret, arn strin
 // authorizeCreate decides CreateSecret: secretsmanager:CreateSecret on the
 // ARN the secret would get (its random suffix is not known yet, so
 // "-??????" stands for it) and, with a value, kms:GenerateDataKey on its key.
-func (m *secretsManager) authorizeCreate(p *principal, in *smRequest, foreign bool) error {
+func (m *secretsManager) authorizeCreate(p *caller, in *smRequest, foreign bool) error {
 	if in.Name == "" {
 		return nil // the operation answers the missing name
 	}
-	ctx := map[string][]string{"secretsmanager:Name": {in.Name}}
+	ctx := m.srv.requestContext(p)
+	ctx["secretsmanager:Name"] = []string{in.Name}
 	if in.KmsKeyID != "" {
 		ctx["secretsmanager:KmsKeyId"] = []string{in.KmsKeyID}
 	}
@@ -352,7 +386,7 @@ func (m *secretsManager) authorizeCreate(p *principal, in *smRequest, foreign bo
 // (by versionID or stage, default AWSCURRENT) takes. A version that does
 // not exist or has no value is left to the operation to answer. m.mu must
 // be held.
-func (m *secretsManager) authorizeReadLocked(p *principal, sec *secret, versionID, stage string) error {
+func (m *secretsManager) authorizeReadLocked(p *caller, sec *secret, versionID, stage string) error {
 	var v *version
 	switch {
 	case versionID != "":
@@ -371,8 +405,8 @@ func (m *secretsManager) authorizeReadLocked(p *principal, sec *secret, versionI
 // authorizeBatchLocked decides one secret of a BatchGetSecretValue:
 // secretsmanager:GetSecretValue on it and the kms:Decrypt of its current
 // value. m.mu must be held.
-func (m *secretsManager) authorizeBatchLocked(p *principal, sec *secret) *apiError {
-	ctx := map[string][]string{}
+func (m *secretsManager) authorizeBatchLocked(p *caller, sec *secret) *apiError {
+	ctx := m.srv.requestContext(p)
 	for _, t := range sec.tags {
 		ctx["secretsmanager:ResourceTag/"+t.Key] = []string{t.Value}
 		ctx["aws:ResourceTag/"+t.Key] = []string{t.Value}
@@ -401,7 +435,7 @@ func (m *secretsManager) authorizeBatchLocked(p *principal, sec *secret) *apiErr
 // secretsmanager.<region>.amazonaws.com, with encryption context SecretARN
 // and SecretVersionId. A refusal is Secrets Manager's "Access to KMS is not
 // allowed"; a key that does not resolve is left to the operation.
-func (k *keyService) authorizeForSecret(p *principal, action, keyID, secretARN, versionID string) error {
+func (k *keyService) authorizeForSecret(p *caller, action, keyID, secretARN, versionID string) error {
 	k.mu.Lock()
 	key, err := k.secretKeyLocked(keyID)
 	var arn, text string
@@ -422,14 +456,12 @@ func (k *keyService) authorizeForSecret(p *principal, action, keyID, secretARN, 
 	if err != nil {
 		return errorf("InternalServiceError", "awsemu: stored key policy of %s does not parse: %v", arn, err)
 	}
-	ctx := map[string][]string{
-		"kms:ViaService":                        {"secretsmanager." + k.srv.region + ".amazonaws.com"},
-		"kms:EncryptionContext:SecretARN":       {secretARN},
-		"kms:EncryptionContextKeys":             {"SecretARN", "SecretVersionId"},
-		"kms:EncryptionContext:SecretVersionId": {versionID},
-	}
-	if versionID == "" {
-		delete(ctx, "kms:EncryptionContext:SecretVersionId")
+	ctx := k.srv.requestContext(p)
+	ctx["kms:ViaService"] = []string{"secretsmanager." + k.srv.region + ".amazonaws.com"}
+	ctx["kms:EncryptionContext:SecretARN"] = []string{secretARN}
+	ctx["kms:EncryptionContextKeys"] = []string{"SecretARN", "SecretVersionId"}
+	if versionID != "" {
+		ctx["kms:EncryptionContext:SecretVersionId"] = []string{versionID}
 	}
 	if k.srv.decide(p, action, arn, doc, k.srv.accountID, ctx) != nil {
 		return errKMSNotAllowed()
@@ -448,7 +480,7 @@ type kmsRequest struct {
 }
 
 // authorize decides a KMS request; see Server.authorize.
-func (k *keyService) authorize(p *principal, op string, body []byte) (any, error) {
+func (k *keyService) authorize(p *caller, op string, body []byte) (any, error) {
 	var in kmsRequest
 	if decode(body, &in) != nil {
 		return nil, nil // the operation answers the malformed body
@@ -460,7 +492,7 @@ func (k *keyService) authorize(p *principal, op string, body []byte) (any, error
 			return nil, errorf("MalformedPolicyDocumentException", "The new key policy is not a valid policy document: %s", err)
 		}
 	}
-	ctx := map[string][]string{}
+	ctx := k.srv.requestContext(p)
 	if len(in.EncryptionContext) > 0 {
 		keys := make([]string, 0, len(in.EncryptionContext))
 		for ck, cv := range in.EncryptionContext {

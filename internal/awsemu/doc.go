@@ -37,12 +37,14 @@
 //     AccountID); the signature itself is not verified. Requests are
 //     decided by package policy, with its limits (no session policies,
 //     resource control policies, VPC endpoint policies or grants), and
-//     principals have identity policies only: no permissions boundaries,
-//     SCPs, groups, principal or session tags. Request context the
-//     emulator cannot know (aws:SourceIp, aws:CurrentTime,
-//     aws:SecureTransport, aws:PrincipalOrgID, aws:MultiFactorAuthAge, ...)
-//     is absent, so conditions on it are false unless negated or
-//     ...IfExists.
+//     principals have identity policies and tags ([Server.TagPrincipal])
+//     only: no permissions boundaries, SCPs, groups or session tags.
+//     Requests carry aws:CurrentTime and aws:EpochTime from the Server's
+//     clock, aws:SourceIp (the loopback client), aws:RequestedRegion, and
+//     aws:SecureTransport "true": the emulator serves plain HTTP but stands
+//     for AWS's TLS endpoints. Context it cannot know (aws:PrincipalOrgID,
+//     aws:MultiFactorAuthAge, aws:SourceVpce, ...) is absent, so conditions
+//     on it are false unless negated or ...IfExists.
 //   - Resources (secrets and KMS keys) exist in one account
 //     (Options.AccountID) and one Region (Options.Region); resources of
 //     other accounts are not modelled. Principals may belong to any

@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -23,6 +24,7 @@ type principal struct {
 	arn      string
 	account  string
 	identity []*policy.Document
+	tags     map[string]string // aws:PrincipalTag/<key>
 }
 
 // principalARN accepts the callers a SigV4 access key can stand for: an IAM
@@ -66,6 +68,24 @@ func (s *Server) AddPrincipal(accessKeyID, principalARN string, identityPolicies
 	s.iamMu.Lock()
 	defer s.iamMu.Unlock()
 	s.principals[accessKeyID] = p
+	return nil
+}
+
+// TagPrincipal sets the tags of the principal of accessKeyID, which its
+// requests carry as aws:PrincipalTag/<key> condition keys (attribute-based
+// access control), replacing any it had. AddPrincipal for the same key
+// clears them. It returns an error when no AddPrincipal call added
+// accessKeyID.
+func (s *Server) TagPrincipal(accessKeyID string, tags map[string]string) error {
+	s.iamMu.Lock()
+	defer s.iamMu.Unlock()
+	old := s.principals[accessKeyID]
+	if old == nil {
+		return fmt.Errorf("awsemu: access key id %q: no principal added", accessKeyID)
+	}
+	p := *old // principals are immutable once stored: requests may hold old
+	p.tags = maps.Clone(tags)
+	s.principals[accessKeyID] = &p
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -394,4 +395,32 @@ func TestIAMForeignAccount(t *testing.T) {
 	require.Equal(t, "hello", string(dec.Plaintext))
 	_, err = km.DisableKey(t.Context(), &kms.DisableKeyInput{KeyId: aws.String(keyARN)})
 	requireDenied(t, err, "User: "+readerRole+" is not authorized to perform: kms:DisableKey on resource: "+keyARN+" because no resource-based policy allows the kms:DisableKey action")
+}
+
+// TestIAMRequestContext checks the global condition keys the emulator
+// sends: principal tags, the Server's clock, and aws:SecureTransport true,
+// so the usual "deny insecure transport" statement does not deny SDK calls.
+func TestIAMRequestContext(t *testing.T) {
+	t.Parallel()
+	srv, root, _ := newIAMServer(t)
+	created := createSecret(t, root, "abac", "v", 1)
+	_, err := root.TagResource(t.Context(), &secretsmanager.TagResourceInput{SecretId: created.ARN, Tags: []smtypes.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}})
+	require.NoError(t, err)
+	_, err = root.PutResourcePolicy(t.Context(), &secretsmanager.PutResourcePolicyInput{SecretId: created.ARN, ResourcePolicy: aws.String(
+		`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"secretsmanager:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}}`)})
+	require.NoError(t, err)
+	require.NoError(t, srv.AddPrincipal("AKIATAG", appRole, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*",
+		"Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}}`))
+	c := smAs(srv, "AKIATAG")
+
+	_, err = c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: created.ARN})
+	requireAPIError(t, err, "AccessDeniedException") // untagged principal
+	require.Error(t, srv.TagPrincipal("AKIAUNKNOWN", map[string]string{"team": "blue"}))
+	require.NoError(t, srv.TagPrincipal("AKIATAG", map[string]string{"team": "blue"}))
+	_, err = c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: created.ARN})
+	require.NoError(t, err)
+
+	srv.SetClock(func() time.Time { return time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) })
+	_, err = c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: created.ARN})
+	requireAPIError(t, err, "AccessDeniedException")
 }

@@ -469,12 +469,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // client went away
 	}
-	var caller *principal
+	var call *caller
 	if s.enforceIAM {
-		if caller, ok = s.principalFor(r); !ok {
+		p, ok := s.principalFor(r)
+		if !ok {
 			s.writeError(w, errUnrecognizedClient())
 			return
 		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		call = &caller{principal: p, sourceIP: host}
 	}
 	f, faulted := s.takeFault(op)
 	if faulted && !f.After {
@@ -482,7 +485,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	status, payload, code := s.serve(r.Context(), caller, service, op, body)
+	status, payload, code := s.serve(r.Context(), call, service, op, body)
 	if faulted && f.After && !s.applyFault(life, w, r, f) {
 		return // the effect is committed; the reply is lost
 	}
@@ -492,7 +495,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve runs one request and returns the reply to send: its status, body
 // and, for an error, its code. caller is the principal making the request,
 // nil when IAM is not enforced.
-func (s *Server) serve(ctx context.Context, caller *principal, service, op string, body []byte) (int, []byte, string) {
+func (s *Server) serve(ctx context.Context, caller *caller, service, op string, body []byte) (int, []byte, string) {
 	if len(body) > maxRequestBody {
 		return errorReply(&apiError{Status: http.StatusRequestEntityTooLarge, Code: "SerializationException", Message: "Request body too large."})
 	}

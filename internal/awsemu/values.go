@@ -397,7 +397,7 @@ func (m *secretsManager) batchGetSecretValue(ctx context.Context, body []byte) (
 
 // batchRead adds sec's AWSCURRENT value, or the reason it has none or
 // caller (nil: IAM not enforced) may not read it, to out.
-func (m *secretsManager) batchRead(out *batchGetOutput, caller *principal, id string, sec *secret) {
+func (m *secretsManager) batchRead(out *batchGetOutput, caller *caller, id string, sec *secret) {
 	if caller != nil {
 		if aerr := m.authorizeBatchLocked(caller, sec); aerr != nil {
 			out.Errors = append(out.Errors, batchError{SecretID: id, ErrorCode: aerr.Code, Message: aerr.Message})
