@@ -3,6 +3,7 @@ package awsemu
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,8 @@ func (s *Server) errNotModelled(p *caller) *apiError {
 var allowEverything = policy.MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`)
 
 // document returns the parsed form of a policy the emulator stores,
-// caching it by its text.
+// caching it by its text (the cache grows with the distinct policies a
+// Server sees, which tests keep few).
 func (s *Server) document(text string) (*policy.Document, error) {
 	if text == "" {
 		return nil, nil
@@ -168,14 +170,29 @@ func (s *Server) decide(p *caller, action, resource string, resPolicy *policy.Do
 // caller of another account listing its own, empty, account), or neither
 // when the request may be served.
 func (s *Server) authorize(p *caller, service, op string, body []byte) (reply any, err error) {
-	switch service {
-	case "secretsmanager":
+	switch {
+	case service == "secretsmanager" && slices.Contains(secretsManagerOps, op):
 		return s.sm.authorize(p, op, body)
-	case "TrentService":
+	case service == "TrentService" && slices.Contains(kmsOps, op):
 		return s.kms.authorize(p, op, body)
 	}
-	return nil, nil
+	return nil, nil // the service answers the unknown operation
 }
+
+// The operations the emulator serves; each is also the name of its IAM
+// action.
+var (
+	secretsManagerOps = []string{
+		"BatchGetSecretValue", "CancelRotateSecret", "CreateSecret", "DeleteResourcePolicy", "DeleteSecret",
+		"DescribeSecret", "GetRandomPassword", "GetResourcePolicy", "GetSecretValue", "ListSecretVersionIds",
+		"ListSecrets", "PutResourcePolicy", "PutSecretValue", "RestoreSecret", "RotateSecret", "TagResource",
+		"UntagResource", "UpdateSecret", "UpdateSecretVersionStage", "ValidateResourcePolicy",
+	}
+	kmsOps = []string{
+		"CancelKeyDeletion", "CreateAlias", "CreateKey", "Decrypt", "DescribeKey", "DisableKey", "EnableKey",
+		"Encrypt", "GenerateDataKey", "GetKeyPolicy", "ListAliases", "ListKeys", "PutKeyPolicy", "ScheduleKeyDeletion",
+	}
+)
 
 // smRequest holds every request field authorization reads.
 type smRequest struct {

@@ -101,16 +101,20 @@ func (s *Server) AWSConfigAs(accessKeyID string) aws.Config {
 }
 
 // principalFor returns the caller of r: the principal of the access key id
-// in its SigV4 Authorization header. ok is false when the key is unknown.
-func (s *Server) principalFor(r *http.Request) (p *principal, ok bool) {
+// in its SigV4 Authorization header, or the error AWS answers for an
+// unsigned request or an unknown key.
+func (s *Server) principalFor(r *http.Request) (*principal, *apiError) {
 	akid := accessKeyOf(r.Header.Get("Authorization"))
 	if akid == "" {
-		return nil, false
+		return nil, errMissingToken()
 	}
 	s.iamMu.RLock()
-	p = s.principals[akid]
+	p := s.principals[akid]
 	s.iamMu.RUnlock()
-	return p, p != nil
+	if p == nil {
+		return nil, errUnrecognizedClient()
+	}
+	return p, nil
 }
 
 // accessKeyOf extracts the access key id from a SigV4 Authorization header:
@@ -130,4 +134,9 @@ func accessKeyOf(auth string) string {
 // errUnrecognizedClient is AWS's answer to an access key id it does not know.
 func errUnrecognizedClient() *apiError {
 	return errorf("UnrecognizedClientException", "The security token included in the request is invalid.")
+}
+
+// errMissingToken is AWS's answer to an unsigned request.
+func errMissingToken() *apiError {
+	return errorf("MissingAuthenticationTokenException", "Missing Authentication Token")
 }

@@ -3,6 +3,8 @@ package awsemu_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,27 @@ func TestIAMUnknownAccessKey(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, "UnrecognizedClientException", ae.ErrorCode())
 	require.Equal(t, "The security token included in the request is invalid.", ae.ErrorMessage())
+
+	// An unsigned request, and an operation the emulator does not serve.
+	for _, tc := range []struct{ auth, target, code string }{
+		{"", "secretsmanager.ListSecrets", "MissingAuthenticationTokenException"},
+		{"AWS4-HMAC-SHA256 Credential=" + "AKIAAWSEMU0000000000/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00", "secretsmanager.NoSuchOp", "UnknownOperationException"},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader(`{"SecretId":"x"}`))
+		require.NoError(t, err)
+		req.Header.Set("X-Amz-Target", tc.target)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Contains(t, string(body), `"__type":"`+tc.code+`"`)
+	}
 
 	// Without EnforceIAM any key may do anything, as before.
 	open := awsemu.New(t)

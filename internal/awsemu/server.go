@@ -471,9 +471,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var call *caller
 	if s.enforceIAM {
-		p, ok := s.principalFor(r)
-		if !ok {
-			s.writeError(w, errUnrecognizedClient())
+		p, aerr := s.principalFor(r)
+		if aerr != nil {
+			s.writeError(w, aerr)
 			return
 		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
