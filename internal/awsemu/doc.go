@@ -49,7 +49,7 @@
 //     (Options.AccountID) and one Region (Options.Region); resources of
 //     other accounts are not modelled. Principals may belong to any
 //     account: one of another account reaches the emulated resources by
-//     full ARN, while a name, partial ARN, key id or alias resolves in its
+//     ARN, while a name, partial ARN, key id or alias resolves in its
 //     own account, which is empty (lists are empty; reads answer
 //     ResourceNotFoundException or NotFoundException once its identity
 //     policy allows them); creating there (CreateSecret, CreateKey,

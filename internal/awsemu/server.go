@@ -105,27 +105,22 @@ type Server struct {
 }
 
 // nextARNSuffix returns the six characters ending the next secret's ARN.
-func (s *Server) nextARNSuffix() string {
-	s.idMu.Lock()
-	defer s.idMu.Unlock()
-	if len(s.arnSuffixes) > 0 {
-		v := s.arnSuffixes[0]
-		s.arnSuffixes = s.arnSuffixes[1:]
-		return v
-	}
-	return arnSuffix()
-}
+func (s *Server) nextARNSuffix() string { return s.nextID(&s.arnSuffixes, arnSuffix) }
 
 // nextKeyID returns the id of the next KMS key created.
-func (s *Server) nextKeyID() string {
+func (s *Server) nextKeyID() string { return s.nextID(&s.keyIDs, newKeyID) }
+
+// nextID takes the first identifier of *chosen, or a random one when the
+// test chose none.
+func (s *Server) nextID(chosen *[]string, random func() string) string {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
-	if len(s.keyIDs) > 0 {
-		v := s.keyIDs[0]
-		s.keyIDs = s.keyIDs[1:]
-		return v
+	if len(*chosen) == 0 {
+		return random()
 	}
-	return newKeyID()
+	v := (*chosen)[0]
+	*chosen = (*chosen)[1:]
+	return v
 }
 
 // RotationFunc is a rotation Lambda as the emulator invokes it: once per step
