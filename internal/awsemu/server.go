@@ -278,7 +278,8 @@ func (s *Server) AccountID() string { return s.accountID }
 
 // AWSConfig returns an aws.Config for clients of this server: its region,
 // static credentials (with Options.EnforceIAM, those of the root user of
-// AccountID), BaseEndpoint set to URL and an HTTPClient whose
+// AccountID, unless AddPrincipal gave their access key id
+// AKIAAWSEMU0000000000 another principal), BaseEndpoint set to URL and an HTTPClient whose
 // requests carry in-memory bodies (see bufferedBodies). Retries are the
 // SDK's defaults, as against real AWS.
 func (s *Server) AWSConfig() aws.Config {
