@@ -54,7 +54,8 @@ func callerFrom(ctx context.Context) *caller {
 // about it.
 type caller struct {
 	*principal
-	sourceIP string // the client's address, for aws:SourceIp
+	scps     []*policy.Document // over the principal's account
+	sourceIP string             // the client's address, for aws:SourceIp
 }
 
 // requestContext returns the global condition keys AWS adds to every
@@ -135,34 +136,79 @@ func (s *Server) delegatingKeyPolicy(account string) *policy.Document {
 // decide evaluates one request and returns nil when it is allowed, else the
 // AccessDeniedException AWS answers, in the shape IAM documents for access
 // denied messages: "User: <caller> is not authorized to perform: <action>
-// on resource: <arn> because no identity-based policy allows the <action>
-// action" (or "no resource-based policy", or "with an explicit deny in an
-// identity-based / a resource-based policy").
+// on resource: <arn> because no <kind> allows the <action> action", or
+// "with an explicit deny in a <kind>", where kind is the policy that
+// decided: service control policy, resource-based policy, identity-based
+// policy or permissions boundary, in the order AWS evaluates them.
 func (s *Server) decide(p *caller, action, resource string, resPolicy *policy.Document, owner string, ctx map[string][]string) error {
 	req := policy.Request{Principal: p.arn, Action: action, Resource: resource, Context: ctx}
-	pols := policy.Policies{Identity: p.identity, Resource: resPolicy, ResourceOwner: owner}
+	pols := policy.Policies{Identity: p.identity, Resource: resPolicy, ResourceOwner: owner, Boundary: p.boundary, SCPs: p.scps}
 	r := policy.Evaluate(req, pols)
 	if r.Decision == policy.Allowed {
 		return nil
 	}
-	why := "because no identity-based policy allows the " + action + " action"
-	switch {
-	case r.Decision == policy.ExplicitDeny:
-		why = "with an explicit deny in an identity-based policy"
-		if len(r.Statements) > 0 && r.Statements[0].Kind != policy.IdentityPolicy {
-			why = "with an explicit deny in a resource-based policy"
+	var why string
+	if r.Decision == policy.ExplicitDeny {
+		kind := "an identity-based policy"
+		if len(r.Statements) > 0 {
+			switch r.Statements[0].Kind {
+			case policy.ResourcePolicy, policy.KeyPolicy:
+				kind = "a resource-based policy"
+			case policy.PermissionsBoundary:
+				kind = "a permissions boundary"
+			case policy.SCP:
+				kind = "a service control policy"
+			}
 		}
-	default:
-		pols.Identity = []*policy.Document{allowEverything}
-		if policy.Evaluate(req, pols).Decision != policy.Allowed {
-			why = "because no resource-based policy allows the " + action + " action"
-		}
+		why = "with an explicit deny in " + kind
+	} else {
+		why = "because no " + s.implicitDenier(req, pols) + " allows the " + action + " action"
 	}
 	on := ""
 	if resource != "*" {
 		on = " on resource: " + resource
 	}
 	return errorf("AccessDeniedException", "User: %s is not authorized to perform: %s%s %s", p.arn, action, on, why)
+}
+
+// implicitDenier names the first policy, in AWS's evaluation order, that
+// did not allow an implicitly denied request, by evaluating it again with
+// the later policies made permissive.
+func (s *Server) implicitDenier(req policy.Request, pols policy.Policies) string {
+	if len(pols.SCPs) > 0 {
+		// The SCPs alone: as if the resource were the caller's own, with
+		// everything else allowing.
+		own := arnAccount(req.Principal)
+		alone := policy.Policies{Identity: []*policy.Document{allowEverything}, SCPs: pols.SCPs, ResourceOwner: own}
+		if strings.HasPrefix(strings.ToLower(req.Action), "kms:") {
+			alone.Resource = s.delegatingKeyPolicy(own)
+		}
+		if policy.Evaluate(req, alone).Decision != policy.Allowed {
+			return "service control policy"
+		}
+	}
+	pols.SCPs = nil
+	bounded := pols.Boundary
+	pols.Boundary = nil
+	identity := pols.Identity
+	pols.Identity = []*policy.Document{allowEverything}
+	if policy.Evaluate(req, pols).Decision != policy.Allowed {
+		return "resource-based policy"
+	}
+	pols.Identity = identity
+	if bounded == nil || policy.Evaluate(req, pols).Decision != policy.Allowed {
+		return "identity-based policy"
+	}
+	return "permissions boundary"
+}
+
+// arnAccount returns the account field of an ARN.
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
 }
 
 // authorize decides a request before it is served. It returns an error to

@@ -36,9 +36,11 @@
 //     Authorization header ([Server.AWSConfig]'s key is the root user of
 //     AccountID); the signature itself is not verified. Requests are
 //     decided by package policy, with its limits (no session policies,
-//     resource control policies, VPC endpoint policies or grants), and
-//     principals have identity policies and tags ([Server.TagPrincipal])
-//     only: no permissions boundaries, SCPs, groups or session tags.
+//     resource control policies, VPC endpoint policies or grants).
+//     Principals have identity policies, tags ([Server.TagPrincipal]), a
+//     permissions boundary ([Server.SetPermissionsBoundary]) and the SCPs
+//     over their account ([Server.SetSCPs]); groups and session tags are
+//     not modelled.
 //     Requests carry aws:CurrentTime and aws:EpochTime from the Server's
 //     clock, aws:SourceIp (the loopback client), aws:RequestedRegion, and
 //     aws:SecureTransport "true": the emulator serves plain HTTP but stands

@@ -3,6 +3,7 @@ package awsemu
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -24,6 +25,7 @@ type principal struct {
 	arn      string
 	account  string
 	identity []*policy.Document
+	boundary *policy.Document  // nil: none
 	tags     map[string]string // aws:PrincipalTag/<key>
 }
 
@@ -77,14 +79,70 @@ func (s *Server) AddPrincipal(accessKeyID, principalARN string, identityPolicies
 // clears them. It returns an error when no AddPrincipal call added
 // accessKeyID.
 func (s *Server) TagPrincipal(accessKeyID string, tags map[string]string) error {
+	tags = maps.Clone(tags)
+	return s.updatePrincipal(accessKeyID, func(p *principal) { p.tags = tags })
+}
+
+// SetPermissionsBoundary sets the permissions boundary of the principal of
+// accessKeyID to the IAM policy document boundaryPolicy (JSON), which caps
+// what its identity policies, and resource policies naming its role, can
+// allow; "" removes it. AddPrincipal for the same key removes it too. It
+// returns an error, and changes nothing, when no AddPrincipal call added
+// accessKeyID or the policy does not parse with policy.Parse.
+func (s *Server) SetPermissionsBoundary(accessKeyID, boundaryPolicy string) error {
+	var doc *policy.Document
+	if boundaryPolicy != "" {
+		d, err := policy.Parse([]byte(boundaryPolicy))
+		if err != nil {
+			return fmt.Errorf("awsemu: permissions boundary of access key id %q: %w", accessKeyID, err)
+		}
+		doc = d
+	}
+	return s.updatePrincipal(accessKeyID, func(p *principal) { p.boundary = doc })
+}
+
+// SetSCPs makes scps, IAM policy documents (JSON), the service control
+// policies over accountID, one document per level of its organization
+// (root, each OU, the account): a request of any principal of accountID is
+// allowed only if every one of them allows it. No scps: the account is
+// governed by none, the default. It returns an error, and changes nothing,
+// when accountID is not 12 digits or a policy does not parse with
+// policy.Parse.
+func (s *Server) SetSCPs(accountID string, scps ...string) error {
+	if !accountIDPattern.MatchString(accountID) {
+		return fmt.Errorf("awsemu: account id %q: want 12 digits", accountID)
+	}
+	docs := make([]*policy.Document, 0, len(scps))
+	for i, text := range scps {
+		d, err := policy.Parse([]byte(text))
+		if err != nil {
+			return fmt.Errorf("awsemu: SCP %d of account %s: %w", i+1, accountID, err)
+		}
+		docs = append(docs, d)
+	}
+	s.iamMu.Lock()
+	defer s.iamMu.Unlock()
+	if len(docs) == 0 {
+		delete(s.scps, accountID)
+		return nil
+	}
+	s.scps[accountID] = docs
+	return nil
+}
+
+var accountIDPattern = regexp.MustCompile(`^\d{12}$`)
+
+// updatePrincipal replaces the principal of accessKeyID with a copy that
+// change modified: requests under way keep the one they started with.
+func (s *Server) updatePrincipal(accessKeyID string, change func(*principal)) error {
 	s.iamMu.Lock()
 	defer s.iamMu.Unlock()
 	old := s.principals[accessKeyID]
 	if old == nil {
 		return fmt.Errorf("awsemu: access key id %q: no principal added", accessKeyID)
 	}
-	p := *old // principals are immutable once stored: requests may hold old
-	p.tags = maps.Clone(tags)
+	p := *old
+	change(&p)
 	s.principals[accessKeyID] = &p
 	return nil
 }
@@ -100,21 +158,26 @@ func (s *Server) AWSConfigAs(accessKeyID string) aws.Config {
 	return cfg
 }
 
-// principalFor returns the caller of r: the principal of the access key id
-// in its SigV4 Authorization header, or the error AWS answers for an
-// unsigned request or an unknown key.
-func (s *Server) principalFor(r *http.Request) (*principal, *apiError) {
+// callerOf returns the caller of r: the principal of the access key id in
+// its SigV4 Authorization header with the SCPs over its account, or the
+// error AWS answers for an unsigned request or an unknown key.
+func (s *Server) callerOf(r *http.Request) (*caller, *apiError) {
 	akid := accessKeyOf(r.Header.Get("Authorization"))
 	if akid == "" {
 		return nil, errMissingToken()
 	}
 	s.iamMu.RLock()
 	p := s.principals[akid]
+	var scps []*policy.Document
+	if p != nil {
+		scps = s.scps[p.account] // never modified, only replaced
+	}
 	s.iamMu.RUnlock()
 	if p == nil {
 		return nil, errUnrecognizedClient()
 	}
-	return p, nil
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return &caller{principal: p, scps: scps, sourceIP: host}, nil
 }
 
 // accessKeyOf extracts the access key id from a SigV4 Authorization header:

@@ -447,3 +447,41 @@ func TestIAMRequestContext(t *testing.T) {
 	_, err = c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: created.ARN})
 	requireAPIError(t, err, "AccessDeniedException")
 }
+
+// TestIAMBoundaryAndSCPs checks that permissions boundaries and SCPs cap
+// what identity policies allow, and that denials name them as AWS does.
+func TestIAMBoundaryAndSCPs(t *testing.T) {
+	t.Parallel()
+	srv, root, _ := newIAMServer(t)
+	arn := *createSecret(t, root, "capped", "v", 1).ARN
+	const all = `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`
+	require.NoError(t, srv.AddPrincipal("AKIACAP", appRole, all))
+	c := smAs(srv, "AKIACAP")
+	get := &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)}
+	prefix := "User: " + appRole + " is not authorized to perform: secretsmanager:GetSecretValue on resource: " + arn + " "
+
+	require.NoError(t, srv.SetPermissionsBoundary("AKIACAP", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:DescribeSecret","Resource":"*"}}`))
+	_, err := c.GetSecretValue(t.Context(), get)
+	requireDenied(t, err, prefix+"because no permissions boundary allows the secretsmanager:GetSecretValue action")
+	require.NoError(t, srv.SetPermissionsBoundary("AKIACAP", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`))
+	_, err = c.GetSecretValue(t.Context(), get)
+	requireDenied(t, err, prefix+"with an explicit deny in a permissions boundary")
+	require.NoError(t, srv.SetPermissionsBoundary("AKIACAP", ""))
+	_, err = c.GetSecretValue(t.Context(), get)
+	require.NoError(t, err)
+
+	require.NoError(t, srv.SetSCPs(accountA, all, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}`))
+	_, err = c.GetSecretValue(t.Context(), get)
+	requireDenied(t, err, prefix+"because no service control policy allows the secretsmanager:GetSecretValue action")
+	require.NoError(t, srv.SetSCPs(accountA, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"secretsmanager:*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"eu-west-1"}}}]}`))
+	_, err = c.GetSecretValue(t.Context(), get)
+	requireDenied(t, err, prefix+"with an explicit deny in a service control policy")
+	require.NoError(t, srv.SetSCPs(accountA))
+	_, err = c.GetSecretValue(t.Context(), get)
+	require.NoError(t, err)
+
+	require.Error(t, srv.SetPermissionsBoundary("AKIANOBODY", all))
+	require.Error(t, srv.SetPermissionsBoundary("AKIACAP", `{"Statement":`))
+	require.Error(t, srv.SetSCPs("1234", all))
+	require.Error(t, srv.SetSCPs(accountA, `{"Statement":`))
+}

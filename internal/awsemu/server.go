@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rekeyhq/rekey/policy"
 )
 
 // Default identity of an emulated account.
@@ -45,6 +47,8 @@ type Options struct {
 	// principal AddPrincipal gave the access key id the request is signed
 	// with (AWSConfig's key is the root user of AccountID), and a request
 	// with an unknown key is refused with UnrecognizedClientException.
+	// TagPrincipal, SetPermissionsBoundary and SetSCPs add what else AWS
+	// weighs; the package documentation lists what is not modelled.
 	// Default false: every request is allowed, whatever any policy says.
 	EnforceIAM bool
 }
@@ -94,8 +98,9 @@ type Server struct {
 
 	enforceIAM bool
 	iamMu      sync.RWMutex
-	principals map[string]*principal // guarded by iamMu; by access key id
-	docs       sync.Map              // policy text -> *policy.Document, parsed once
+	principals map[string]*principal         // guarded by iamMu; by access key id
+	scps       map[string][]*policy.Document // guarded by iamMu; by account id
+	docs       sync.Map                      // policy text -> *policy.Document, parsed once
 
 	// Identifiers tests choose (export_test.go), used before random ones,
 	// so that policy documents from fixtures can name resources verbatim.
@@ -198,6 +203,7 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 		rotations:  make(map[string]RotationFunc),
 		transport:  awshttp.NewBuildableClient().GetTransport(),
 		enforceIAM: o.EnforceIAM,
+		scps:       make(map[string][]*policy.Document),
 		principals: map[string]*principal{
 			rootAccessKeyID: {arn: "arn:aws:iam::" + o.AccountID + ":root", account: o.AccountID},
 		},
@@ -467,13 +473,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var call *caller
 	if s.enforceIAM {
-		p, aerr := s.principalFor(r)
-		if aerr != nil {
+		var aerr *apiError
+		if call, aerr = s.callerOf(r); aerr != nil {
 			s.writeError(w, aerr)
 			return
 		}
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		call = &caller{principal: p, sourceIP: host}
 	}
 	f, faulted := s.takeFault(op)
 	if faulted && !f.After {
