@@ -588,3 +588,108 @@ func TestAgreementEvalCases(t *testing.T) {
 	}
 	a.report(t, "eval/*.json GetSecretValue cases")
 }
+
+// TestAgreementCombinations reads a secret through the emulator for every
+// combination of caller, identity policy, secret policy, key and key
+// policy below, changing only the policies between reads, and checks each
+// outcome against policy.CheckGetSecretValue on the same documents.
+func TestAgreementCombinations(t *testing.T) {
+	t.Parallel()
+	const (
+		doc      = `{"Version":"2012-10-17","Statement":[%s]}`
+		rootStmt = `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountA + `:root"},"Action":"kms:*","Resource":"*"}`
+	)
+	callers := []string{appRole, "arn:aws:sts::" + accountA + ":assumed-role/app/s-1", "arn:aws:iam::" + accountA + ":user/alice",
+		readerRole, "arn:aws:sts::" + accountB + ":assumed-role/reader/s-2", "arn:aws:iam::" + accountA + ":root"}
+	identities := map[string][]string{
+		"none":     nil,
+		"sm":       {fmt.Sprintf(doc, `{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}`)},
+		"sm+kms":   {fmt.Sprintf(doc, `{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","kms:Decrypt"],"Resource":"*"}`)},
+		"kms-deny": {fmt.Sprintf(doc, `{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}`)},
+	}
+	secretPolicies := map[string]string{
+		"none":        "",
+		"reader-role": fmt.Sprintf(doc, `{"Effect":"Allow","Principal":{"AWS":"`+readerRole+`"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}`),
+		"account-B":   fmt.Sprintf(doc, `{"Effect":"Allow","Principal":{"AWS":"`+accountB+`"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}`),
+		"app-session": fmt.Sprintf(doc, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::`+accountA+`:assumed-role/app/s-1"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}`),
+		"deny-stage":  fmt.Sprintf(doc, `{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalAccount":["`+accountA+`","`+accountB+`"]}}},{"Effect":"Deny","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"StringNotEquals":{"secretsmanager:VersionStage":"AWSCURRENT"}}}`),
+	}
+	keyPolicies := map[string]string{
+		"managed":       "",
+		"root-only":     fmt.Sprintf(doc, rootStmt),
+		"reader-via-sm": fmt.Sprintf(doc, rootStmt+`,{"Effect":"Allow","Principal":{"AWS":"`+readerRole+`"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}}`),
+		"account-B":     fmt.Sprintf(doc, rootStmt+`,{"Effect":"Allow","Principal":{"AWS":"`+accountB+`"},"Action":"kms:Decrypt","Resource":"*"}`),
+		"other-region":  fmt.Sprintf(doc, rootStmt+`,{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringNotEquals":{"kms:ViaService":"secretsmanager.eu-west-1.amazonaws.com"}}}`),
+	}
+
+	srv, root, rootKMS := newIAMServer(t)
+	awsemu.UseIDs(srv, []string{"AbCdEf", "GhIjKl"}, []string{seedKeyID})
+	if _, err := rootKMS.CreateKey(t.Context(), &kms.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[bool]string{} // customer key -> ARN
+	for _, cmk := range []bool{false, true} {
+		in := &secretsmanager.CreateSecretInput{Name: aws.String(fmt.Sprintf("combo-%v", cmk)), SecretString: aws.String(readerValue)}
+		if cmk {
+			in.KmsKeyId = aws.String(seedKey)
+		}
+		out, err := root.CreateSecret(t.Context(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[cmk] = *out.ARN
+	}
+	ran, disagreed, allowed := 0, 0, 0
+	for _, kp := range sortedKeys(keyPolicies) {
+		cmk := kp != "managed"
+		secret := secrets[cmk]
+		if cmk {
+			if _, err := rootKMS.PutKeyPolicy(t.Context(), &kms.PutKeyPolicyInput{KeyId: aws.String(seedKeyID), PolicyName: aws.String("default"), Policy: aws.String(keyPolicies[kp])}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, sp := range sortedKeys(secretPolicies) {
+			var err error
+			if secretPolicies[sp] == "" {
+				_, err = root.DeleteResourcePolicy(t.Context(), &secretsmanager.DeleteResourcePolicyInput{SecretId: aws.String(secret)})
+			} else {
+				_, err = root.PutResourcePolicy(t.Context(), &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(secret), ResourcePolicy: aws.String(secretPolicies[sp])})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"none", "sm", "sm+kms", "kms-deny"} {
+				for i, caller := range callers {
+					akid := fmt.Sprintf("AKIACOMBO%d", i)
+					if err := srv.AddPrincipal(akid, caller, identities[id]...); err != nil {
+						t.Fatal(err)
+					}
+					access := policy.SecretAccess{Caller: caller, Secret: secret}
+					for _, d := range identities[id] {
+						access.CallerPolicies = append(access.CallerPolicies, policy.MustParse(d))
+					}
+					if secretPolicies[sp] != "" {
+						access.SecretPolicy = policy.MustParse(secretPolicies[sp])
+					}
+					if cmk {
+						access.KeyARN, access.KeyManager, access.KeyPolicy = seedKey, policy.KeyManagerCustomer, policy.MustParse(keyPolicies[kp])
+					}
+					report := policy.CheckGetSecretValue(access)
+					_, err := smAs(srv, akid).GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
+					ran++
+					if err == nil {
+						allowed++
+					}
+					if report.Allowed != (err == nil) {
+						disagreed++
+						t.Errorf("key %s, secret policy %s, identity %s, caller %s: emulator %v, offline allowed=%v\n%s", kp, sp, id, caller, err, report.Allowed, report)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d combinations run through the emulator (%d allowed), %d disagreements", ran, allowed, disagreed)
+	if allowed == 0 || allowed == ran {
+		t.Errorf("every combination had the same outcome: the grid tests nothing")
+	}
+}

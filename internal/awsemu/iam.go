@@ -46,8 +46,8 @@ var validAccessKeyID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 // root (arn:aws:iam::111122223333:root), of any account: principals of
 // other accounts than the server's are callers from outside, subject to
 // the cross-account rules. Adding an access key id again replaces its
-// principal and policies, so a test can change a caller's permissions
-// between steps. It returns an error, and changes nothing, when
+// principal and policies and clears its tags and permissions boundary, so
+// a test can change a caller's permissions between steps. It returns an error, and changes nothing, when
 // accessKeyID is not 1 to 128 letters and digits, principalARN is not one
 // of those forms, or a policy does not parse with policy.Parse. Without
 // EnforceIAM principals are recorded but not consulted.
