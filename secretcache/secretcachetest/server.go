@@ -3,6 +3,7 @@ package secretcachetest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"sync"
 	"testing"
@@ -110,6 +111,13 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(s.emu.Close)
 	return nil
 }
+
+// ServeHTTP answers one Secrets Manager or KMS request (awsJson1_1: POST
+// with an X-Amz-Target header), exactly as the Server's own listener does,
+// so the Server can also be served on another listener, such as a fixed
+// port for clients not written in Go (see examples/emulator of this
+// module). After Close it answers 503 ServiceUnavailable.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.emu.ServeHTTP(w, r) }
 
 // URL returns the Server's base URL, e.g. "http://127.0.0.1:41234": the
 // endpoint to give any AWS SDK or the AWS CLI (--endpoint-url).
