@@ -512,7 +512,9 @@ func (k *keyService) authorizeForSecret(p *caller, action, keyID, secretARN, ver
 	}
 	if managed && p.account != k.srv.accountID {
 		// The AWS managed key serves only its own account, whatever its
-		// policy says (UpdateSecret's KmsKeyId documentation).
+		// policy says (UpdateSecret's KmsKeyId documentation). Its policy's
+		// kms:CallerAccount condition refuses other accounts too; this
+		// rule is AWS's, and holds even if that policy were different.
 		return errKMSNotAllowed()
 	}
 	doc, err := k.srv.document(text)
