@@ -44,11 +44,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func main() {
@@ -238,12 +238,12 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer pg.Stop()
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 
 	password := rand.Text()
 	if err := createRole(ctx, pg, password); err != nil {
