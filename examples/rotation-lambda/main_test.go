@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -53,7 +53,7 @@ func TestNewRotatorConfiguration(t *testing.T) {
 // when called, so a bad DB_SSLMODE fails createSecret, naming it, before
 // anything is written.
 func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("app/db"), SecretString: aws.String(`{"host":"127.0.0.1","username":"app","password":"p"}`),
@@ -85,7 +85,7 @@ func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
 // RotateSecret on the emulator and a real PostgreSQL.
 func TestFunctionRotatesThroughLambdaPayload(t *testing.T) {
 	pg := pgtest.Start(t)
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	secret := func(name, user, password string) string {
 		v := fmt.Sprintf(`{"engine":"postgres","host":%q,"port":%d,"username":%q,"password":%q,"dbname":%q}`, pg.Host, pg.Port, user, password, pg.Database)
