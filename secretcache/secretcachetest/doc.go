@@ -79,9 +79,10 @@
 //     AccountID); the signature itself is not verified. Requests are
 //     decided by package github.com/rekeyhq/rekey/policy, with its limits
 //     (no session policies, resource control policies, VPC endpoint
-//     policies or grants), and principals have identity policies and tags
-//     ([Server.TagPrincipal]) only: no permissions boundaries, SCPs, groups
-//     or session tags. Requests carry aws:CurrentTime and aws:EpochTime from
+//     policies or grants). Principals have identity policies, tags
+//     ([Server.TagPrincipal]), a permissions boundary
+//     ([Server.SetPermissionsBoundary]) and the SCPs over their account
+//     ([Server.SetSCPs]); groups and session tags are not modelled. Requests carry aws:CurrentTime and aws:EpochTime from
 //     the Server's clock, aws:SourceIp (the loopback client),
 //     aws:RequestedRegion, and aws:SecureTransport "true": the Server serves
 //     plain HTTP but stands for AWS's TLS endpoints. Context it cannot know

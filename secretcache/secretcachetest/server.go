@@ -96,7 +96,7 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 		eo.EnforceIAM = o.EnforceIAM
 	})
 	if err != nil {
-		return nil, fmt.Errorf("secretcachetest: %w", err)
+		return nil, rename(err)
 	}
 	return &Server{emu: emu}, nil
 }
@@ -183,7 +183,7 @@ func (s *Server) KMSClientAs(accessKeyID string, optFns ...func(*kms.Options)) *
 // or a policy does not parse. Without EnforceIAM principals are recorded
 // but not consulted.
 func (s *Server) AddPrincipal(accessKeyID, principalARN string, identityPolicies ...string) error {
-	return s.emu.AddPrincipal(accessKeyID, principalARN, identityPolicies...)
+	return rename(s.emu.AddPrincipal(accessKeyID, principalARN, identityPolicies...))
 }
 
 // TagPrincipal sets the tags of the principal of accessKeyID, which its
@@ -191,7 +191,28 @@ func (s *Server) AddPrincipal(accessKeyID, principalARN string, identityPolicies
 // had; AddPrincipal for the same key clears them. It returns an error when
 // no AddPrincipal call added accessKeyID.
 func (s *Server) TagPrincipal(accessKeyID string, tags map[string]string) error {
-	return s.emu.TagPrincipal(accessKeyID, tags)
+	return rename(s.emu.TagPrincipal(accessKeyID, tags))
+}
+
+// SetPermissionsBoundary sets the permissions boundary of the principal of
+// accessKeyID to the IAM policy document boundaryPolicy (JSON), which caps
+// what its identity policies, and resource policies naming its role, can
+// allow; "" removes it, and so does AddPrincipal for the same key. It
+// returns an error, and changes nothing, when no AddPrincipal call added
+// accessKeyID or the policy does not parse.
+func (s *Server) SetPermissionsBoundary(accessKeyID, boundaryPolicy string) error {
+	return rename(s.emu.SetPermissionsBoundary(accessKeyID, boundaryPolicy))
+}
+
+// SetSCPs makes scps, IAM policy documents (JSON), the service control
+// policies over accountID, one document per level of its organization
+// (root, each OU, the account): with Options.EnforceIAM a request of any
+// principal of accountID is allowed only if every one of them allows it.
+// No scps: the account is governed by none, the default. It returns an
+// error, and changes nothing, when accountID is not 12 digits or a policy
+// does not parse.
+func (s *Server) SetSCPs(accountID string, scps ...string) error {
+	return rename(s.emu.SetSCPs(accountID, scps...))
 }
 
 // SetClock sets the Server's source of the current time: creation, access
@@ -287,4 +308,6 @@ func (s *Server) RegisterRotationFunc(lambdaARN string, fn RotationFunc) {
 // stops it between rotations. It is how a test makes scheduled rotation
 // happen: the Server never rotates on its own. After Close it returns an
 // error and runs nothing.
-func (s *Server) RunDueRotations(ctx context.Context) error { return s.emu.RunDueRotations(ctx) }
+func (s *Server) RunDueRotations(ctx context.Context) error {
+	return rename(s.emu.RunDueRotations(ctx))
+}

@@ -289,8 +289,36 @@ func TestEnforceIAM(t *testing.T) {
 	if err := srv.AddPrincipal("AKIA/BAD", "arn:aws:iam::123456789012:role/x"); err == nil {
 		t.Fatal("AddPrincipal accepted a malformed access key id")
 	}
-	if err := srv.AddPrincipal("AKIAX", "arn:aws:iam::123456789012:role/x", "{not json"); err == nil {
-		t.Fatal("AddPrincipal accepted a malformed policy")
+	err = srv.AddPrincipal("AKIAX", "arn:aws:iam::123456789012:role/x", "{not json")
+	if err == nil || !strings.HasPrefix(err.Error(), "secretcachetest: ") || strings.Contains(err.Error(), "awsemu") {
+		t.Fatalf("AddPrincipal of a malformed policy: %v, want an error named for this package", err)
+	}
+
+	// A permissions boundary that allows nothing caps the reader's
+	// identity policy; an SCP over its account does too.
+	if err := srv.SetPermissionsBoundary("AKIAREADER", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := read("AKIAREADER"); errorCode(err) != "AccessDeniedException" {
+		t.Fatalf("reader under a boundary without secretsmanager: %v, want AccessDeniedException", err)
+	}
+	if err := srv.SetPermissionsBoundary("AKIAREADER", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetSCPs("123456789012", `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := read("AKIAREADER"); errorCode(err) != "AccessDeniedException" {
+		t.Fatalf("reader under a denying SCP: %v, want AccessDeniedException", err)
+	}
+	if err := srv.SetSCPs("123456789012"); err != nil {
+		t.Fatal(err)
+	}
+	if err := read("AKIAREADER"); err != nil {
+		t.Fatalf("reader after the SCP is removed: %v", err)
+	}
+	if err := srv.SetSCPs("42"); err == nil || !strings.HasPrefix(err.Error(), "secretcachetest: ") {
+		t.Fatalf("SetSCPs of a bad account: %v", err)
 	}
 }
 
