@@ -16,6 +16,12 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain fails the package if any goroutine outlives its tests: every
+// run they start returns after its graceful shutdown.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
 // emulator is one run of the command in the background.
 type emulator struct {
 	url    string
