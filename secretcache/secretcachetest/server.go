@@ -18,8 +18,8 @@ import (
 
 // Identity of the emulated account when Options leave it empty.
 const (
-	DefaultRegion    = awsemu.DefaultRegion
-	DefaultAccountID = awsemu.DefaultAccountID
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "123456789012"
 )
 
 // Options configure a Server.

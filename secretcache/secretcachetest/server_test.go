@@ -406,3 +406,13 @@ func TestAddsNoDependency(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaults(t *testing.T) {
+	srv := secretcachetest.NewServer(t)
+	if srv.Region() != secretcachetest.DefaultRegion || srv.AccountID() != secretcachetest.DefaultAccountID {
+		t.Fatalf("Region, AccountID = %s, %s; want the defaults", srv.Region(), srv.AccountID())
+	}
+	if arn := createSecret(t, srv.Client(), "a", "v"); !strings.HasPrefix(arn, "arn:aws:secretsmanager:us-east-1:123456789012:secret:a-") {
+		t.Fatalf("ARN %s", arn)
+	}
+}
