@@ -416,3 +416,23 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("ARN %s", arn)
 	}
 }
+
+// TestLibrariesDoNotImportTheEmulator keeps the emulator out of programs:
+// only tests, examples and this package may import it.
+func TestLibrariesDoNotImportTheEmulator(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}",
+		"github.com/rekeyhq/rekey/secretcache", "github.com/rekeyhq/rekey/dbretry",
+		"github.com/rekeyhq/rekey/rotation/...", "github.com/rekeyhq/rekey/policy").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasSuffix(pkg, "/internal/awsemu") || strings.HasSuffix(pkg, "/secretcachetest") {
+			t.Errorf("a library package depends on %s", pkg)
+		}
+	}
+}
