@@ -43,7 +43,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
+			os.Exit(0) // the usage was printed, as asked
 		}
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -77,7 +77,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	var prins principals
 	fs.Var(&prins, "principal", "with -enforce-iam, `KEY=ARN[,POLICYFILE...]`: requests signed with access key id KEY act as ARN with those identity policies (repeatable)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("emulator: %w", err) // the flag package printed the usage
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("emulator: unexpected arguments %q", fs.Args())

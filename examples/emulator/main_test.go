@@ -206,6 +206,7 @@ func TestBadArguments(t *testing.T) {
 		"principal ARN":  {"-principal", "AKIAX=arn:aws:s3:::bucket"},
 		"account":        {"-account", "42"},
 		"extra argument": {"serve"},
+		"unknown flag":   {"-port", "1"},
 		"bad addr":       {"-addr", "256.0.0.1:1"},
 	} {
 		t.Run(name, func(t *testing.T) {
