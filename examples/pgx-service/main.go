@@ -230,6 +230,9 @@ const rotationTimeout = 30 * time.Second
 // demo runs the service against a throwaway database and the emulator,
 // rotating the secret under load, and prints a table once a second.
 func demo(ctx context.Context, o options, out io.Writer) error {
+	// The live table and the service's log lines come from different
+	// goroutines; out need not be safe for concurrent writes.
+	out = &serialWriter{w: out}
 	pg, err := pgtest.StartServer()
 	if err != nil {
 		if errors.Is(err, pgtest.ErrUnavailable) {
@@ -428,4 +431,16 @@ func createRole(ctx context.Context, pg *pgtest.Server, password string) error {
 	// The password is random base32; a literal is safe here.
 	_, err = p.Exec(ctx, "CREATE ROLE "+demoRole+" LOGIN PASSWORD '"+password+"'")
 	return err
+}
+
+// serialWriter makes one Write at a time to w.
+type serialWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (s *serialWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
