@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // A service's pool: new connections take the credentials from the cached
@@ -68,12 +68,12 @@ func ExampleOpenDB() {
 }
 
 func ExampleParseCredentials() {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	ctx := context.Background()
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:               aws.String("prod/orders/db"),
@@ -128,12 +128,12 @@ func ExampleIsAuthError() {
 // MySQL server whose password was changed by a rotation that has not
 // finished, so only AWSPENDING logs in.
 func ExampleConnect() {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	ctx := context.Background()
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String("prod/shop/mysql"),

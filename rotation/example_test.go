@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // apiKey is a Strategy for an API key that a service accepts while it is
@@ -34,10 +34,10 @@ func (a *apiKey) Verify(_ context.Context, pending rotation.Secret) error {
 
 // Rotate a secret without Lambda, e.g. from a cron job or a test.
 func ExampleRotator_Rotate() {
-	srv, _ := awsemu.Start() // stands in for AWS Secrets Manager
+	srv, _ := secretcachetest.Start() // stands in for AWS Secrets Manager
 	defer srv.Close()
 	ctx := context.Background()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	created, _ := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("billing/api-key"), SecretString: aws.String("ak_initial"),
 	})
@@ -61,10 +61,10 @@ func ExampleRotator_Rotate() {
 // calls it the way the service calls a Lambda function, so RotateSecret runs
 // all four steps. In a Lambda function: lambda.Start(r.Handle).
 func ExampleRotator_Handle() {
-	srv, _ := awsemu.Start()
+	srv, _ := secretcachetest.Start()
 	defer srv.Close()
 	ctx := context.Background()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	created, _ := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("billing/api-key"), SecretString: aws.String("ak_initial"),
 	})

@@ -9,24 +9,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // exampleClient starts an emulator holding one secret. Real code uses
 // secretsmanager.NewFromConfig(cfg) with its own AWS config instead.
 func exampleClient(name, value string) (*secretsmanager.Client, func()) {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
 		Name: aws.String(name), SecretString: aws.String(value),
 	}); err != nil {
 		log.Fatal(err)
 	}
-	return sm, srv.Close
+	return sm, func() { srv.Close() }
 }
 
 func Example() {

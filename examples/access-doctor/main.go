@@ -4,7 +4,7 @@
 // permissions boundary, and the KMS key policy, evaluated offline by rekey's
 // policy package.
 //
-//	go run ./examples/access-doctor                 # demo: in-process emulator, no AWS account
+//	go run ./examples/access-doctor                 # demo: report vs. an emulator enforcing IAM, no AWS account
 //	go run ./examples/access-doctor -h              # flags
 //	access-doctor -secret-id prod/db -caller arn:aws:iam::444455556666:role/reader -identity-policy reader.json
 //	access-doctor -offline -secret-id arn:aws:secretsmanager:... -caller ... -secret-policy s.json -key-policy k.json -key-manager CUSTOMER -identity-policy reader.json
@@ -27,9 +27,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/policy"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // Exit statuses.
@@ -57,8 +58,10 @@ the caller's behalf) must allow it. It prints every layer's verdict, failing
 ones first, each with the statement to add or change.
 
 Modes:
-  (no flags), -demo   start an in-process Secrets Manager and KMS emulator and
-                      walk through sharing a secret with another account
+  (no flags), -demo   start an in-process Secrets Manager and KMS emulator that
+                      enforces IAM and walk through sharing a secret with
+                      another account, comparing each report with the
+                      emulator's live answer
   -secret-id ID       read the secret's resource policy, KMS key and key policy
                       from AWS (config.LoadDefaultConfig: the usual AWS_*
                       variables and ~/.aws files; -region and -endpoint override)
@@ -322,24 +325,27 @@ func readPolicy(name string) (*policy.Document, error) {
 }
 
 // The demo's cast: a secret in the emulator's account, read by a role of
-// another account.
+// another account, whose requests the emulator knows by demoCallerKey.
 const (
-	demoSecret = "demo/shared-api-key"
-	demoCaller = "arn:aws:iam::210987654321:role/reader"
+	demoSecret    = "demo/shared-api-key"
+	demoCaller    = "arn:aws:iam::210987654321:role/reader"
+	demoCallerKey = "AKIADEMOREADER000000"
 )
 
 // runDemo walks through sharing a secret with another account against an
-// in-process emulator: no resource policy, then no key policy grant, then
-// allowed. It returns the exit status of the last report.
+// in-process emulator that enforces IAM: no resource policy, then no key
+// policy grant, then allowed. At each step it prints the report of package
+// policy next to the emulator's live answer to the reader's GetSecretValue,
+// and whether they agree. It returns the exit status of the last report,
+// or exitNoAnswer if the report and the emulator disagreed at any step.
 func runDemo(ctx context.Context, stdout, stderr io.Writer) int {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start(func(o *secretcachetest.Options) { o.EnforceIAM = true })
 	if err != nil {
 		fmt.Fprintf(stderr, "access-doctor: start emulator: %v\n", err)
 		return exitNoAnswer
 	}
 	defer srv.Close()
-	cfg := srv.AWSConfig()
-	sm, kc := secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+	sm, kc := srv.Client(), srv.KMSClient() // the account's root user: the secret's owner
 	fail := func(step string, err error) int {
 		fmt.Fprintf(stderr, "access-doctor: demo: %s: %v\n", step, err)
 		return exitNoAnswer
@@ -357,15 +363,22 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) int {
 		return fail("create secret", err)
 	}
 	secretARN := aws.ToString(created.ARN)
-	identity := policy.MustParse(`{"Version": "2012-10-17", "Statement": [
+	identityJSON := `{"Version": "2012-10-17", "Statement": [
 		{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "` + secretARN + `"},
-		{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "` + keyARN + `"}]}`)
+		{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "` + keyARN + `"}]}`
+	identity := policy.MustParse(identityJSON)
+	if err := srv.AddPrincipal(demoCallerKey, demoCaller, identityJSON); err != nil {
+		return fail("add the reader", err)
+	}
+	reader := srv.ClientAs(demoCallerKey)
 
-	fmt.Fprintf(stdout, "access-doctor demo: an in-process Secrets Manager and KMS for account %s (%s).\n", srv.AccountID(), srv.Region())
+	fmt.Fprintf(stdout, "access-doctor demo: an in-process Secrets Manager and KMS for account %s (%s),\n", srv.AccountID(), srv.Region())
+	fmt.Fprintln(stdout, "enforcing IAM: each step compares the report with the emulator's live answer.")
 	fmt.Fprintf(stdout, "The secret %s is encrypted with the customer managed key %s.\n", demoSecret, keyARN)
 	fmt.Fprintf(stdout, "The reader is %s, in another account; its identity policy allows\n", demoCaller)
 	fmt.Fprintln(stdout, "secretsmanager:GetSecretValue on the secret and kms:Decrypt on the key.")
 
+	disagreed := false
 	check := func(title string) (int, error) {
 		fmt.Fprintf(stdout, "\n== %s\n", title)
 		a, err := policy.Gather(ctx, sm, kc, demoSecret)
@@ -373,7 +386,21 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) int {
 			return exitNoAnswer, err
 		}
 		a.Caller, a.CallerPolicies = demoCaller, []*policy.Document{identity}
-		return report(stdout, a, true), nil
+		code := report(stdout, a, true)
+		live, err := liveAnswer(ctx, reader, secretARN)
+		if err != nil {
+			return exitNoAnswer, err
+		}
+		reported := "allowed"
+		if code != exitAllowed {
+			reported = "denied"
+		}
+		verdict := "agree"
+		if strings.HasPrefix(live, "allowed") != (code == exitAllowed) {
+			verdict, disagreed = "DISAGREE", true
+		}
+		fmt.Fprintf(stdout, "  report: %-8s emulator (the reader's GetSecretValue): %s   => %s\n", reported, live, verdict)
+		return code, nil
 	}
 
 	if _, err := check("Step 1: the secret has no resource policy"); err != nil {
@@ -400,5 +427,25 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("step 3", err)
 	}
+	if disagreed {
+		fmt.Fprintln(stderr, "access-doctor: demo: the report and the emulator disagreed")
+		return exitNoAnswer
+	}
 	return code
+}
+
+// liveAnswer asks the emulator for the secret as the reader and describes
+// the answer: "allowed", or "denied (<code>: <AWS's message>)". The value
+// read is discarded, never printed. An error that is not the service's
+// answer (the emulator unreachable) is returned.
+func liveAnswer(ctx context.Context, reader *secretsmanager.Client, secretARN string) (string, error) {
+	_, err := reader.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
+	if err == nil {
+		return "allowed", nil
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return "", fmt.Errorf("GetSecretValue as the reader: %w", err)
+	}
+	return fmt.Sprintf("denied (%s: %s)", ae.ErrorCode(), ae.ErrorMessage()), nil
 }

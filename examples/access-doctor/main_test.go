@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.uber.org/goleak"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -63,6 +63,20 @@ func TestDemo(t *testing.T) {
 		}
 		if !inOrder(out, "result: DENIED", "result: DENIED", "result: allowed") {
 			t.Errorf("verdicts out of order:\n%s", out)
+		}
+		// The report and the emulator's live answer agree at every step,
+		// and the emulator denies for the reason the report gives.
+		for i, want := range []string{
+			"emulator (the reader's GetSecretValue): denied (AccessDeniedException: User: " + demoCaller + " is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:",
+			"emulator (the reader's GetSecretValue): denied (AccessDeniedException: Access to KMS is not allowed)",
+			"emulator (the reader's GetSecretValue): allowed",
+		} {
+			if !strings.Contains(steps[i+1], want) || !strings.Contains(steps[i+1], "=> agree") {
+				t.Errorf("step %d lacks %q or its agreement:\n%s", i+1, want, steps[i+1])
+			}
+		}
+		if strings.Contains(out, "DISAGREE") {
+			t.Errorf("the report and the emulator disagree:\n%s", out)
 		}
 		if strings.Contains(out+errOut, "demo-value-never-printed") {
 			t.Error("the secret value was printed")
@@ -191,7 +205,7 @@ func TestOfflineWithoutIdentityPolicies(t *testing.T) {
 func TestLive(t *testing.T) {
 	// Registered first, so it runs after the emulator's own cleanup.
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	// config.LoadDefaultConfig reads these; keep it off any real AWS
 	// configuration of the machine running the test.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAAWSEMU0000000000")
@@ -201,12 +215,12 @@ func TestLive(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	if _, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("live-value-never-printed")}); err != nil {
 		t.Fatal(err)
 	}
 	p := writePolicies(t, testPolicies)
-	live := []string{"-endpoint", srv.URL, "-region", srv.Region(), "-secret-id", "app/db", "-identity-policy", p["identity"]}
+	live := []string{"-endpoint", srv.URL(), "-region", srv.Region(), "-secret-id", "app/db", "-identity-policy", p["identity"]}
 
 	code, out, errOut := runCmd(t, append(live, "-caller", "arn:aws:iam::"+srv.AccountID()+":role/app")...)
 	if code != exitAllowed || !strings.Contains(out, "result: allowed") {
@@ -223,7 +237,7 @@ func TestLive(t *testing.T) {
 		t.Errorf("access-doctor read the secret value %d times", n)
 	}
 
-	code, _, errOut = runCmd(t, "-endpoint", srv.URL, "-region", srv.Region(), "-secret-id", "no/such", "-caller", testCaller, "-identity-policy", p["identity"])
+	code, _, errOut = runCmd(t, "-endpoint", srv.URL(), "-region", srv.Region(), "-secret-id", "no/such", "-caller", testCaller, "-identity-policy", p["identity"])
 	if code != exitNoAnswer || !strings.Contains(errOut, "ResourceNotFoundException") {
 		t.Errorf("unknown secret: exit %d, stderr %q", code, errOut)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 const (
@@ -35,12 +35,12 @@ func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 	if invocations < 1 {
 		return fmt.Errorf("-n %d: need at least one invocation", invocations)
 	}
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 	for id, value := range map[string]string{
 		demoAPIKeyID: "demo-key-1",
 		demoDBID:     `{"engine":"postgres","host":"db.internal","port":5432,"username":"app","password":"demo-password","dbname":"app"}`,
@@ -169,7 +169,7 @@ func invoke(ctx context.Context, fn lambda.Handler, token string) (response, err
 // cache uses.
 type calls struct{ batch, get, describe int64 }
 
-func snapshot(srv *awsemu.Server) calls {
+func snapshot(srv *secretcachetest.Server) calls {
 	return calls{srv.Calls("BatchGetSecretValue"), srv.Calls("GetSecretValue"), srv.Calls("DescribeSecret")}
 }
 

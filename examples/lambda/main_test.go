@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,7 +36,7 @@ const (
 
 // fixture is one emulated account and one execution environment's handler.
 type fixture struct {
-	srv      *awsemu.Server
+	srv      *secretcachetest.Server
 	sm       *secretsmanager.Client
 	versions map[string]string // secret id -> VersionId at creation
 	clock    *manualClock
@@ -48,7 +48,7 @@ type fixture struct {
 // the emulator's counts are the cache's calls.
 func newFixture(t *testing.T, secrets map[string]string) *fixture {
 	t.Helper()
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
 	f := &fixture{srv: srv, sm: sm, versions: map[string]string{}, clock: &manualClock{}, logs: &syncBuffer{}}
 	for id, value := range secrets {
@@ -214,7 +214,7 @@ func TestPrefetchModes(t *testing.T) {
 
 func TestPrefetchFailureIsNotFatal(t *testing.T) {
 	f := newFixture(t, standardSecrets())
-	f.srv.InjectFault(awsemu.Fault{Op: "BatchGetSecretValue", Code: "ThrottlingException"})
+	f.srv.InjectFault(secretcachetest.Fault{Op: "BatchGetSecretValue", Code: "ThrottlingException"})
 	h := f.handler(t, baseEnv())
 	require.Equal(t, calls{batch: 1}, f.calls())
 	logs := f.logs.String()

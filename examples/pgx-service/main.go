@@ -44,11 +44,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func main() {
@@ -230,6 +230,9 @@ const rotationTimeout = 30 * time.Second
 // demo runs the service against a throwaway database and the emulator,
 // rotating the secret under load, and prints a table once a second.
 func demo(ctx context.Context, o options, out io.Writer) error {
+	// The live table and the service's log lines come from different
+	// goroutines; out need not be safe for concurrent writes.
+	out = &serialWriter{w: out}
 	pg, err := pgtest.StartServer()
 	if err != nil {
 		if errors.Is(err, pgtest.ErrUnavailable) {
@@ -238,12 +241,12 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer pg.Stop()
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 
 	password := rand.Text()
 	if err := createRole(ctx, pg, password); err != nil {
@@ -428,4 +431,16 @@ func createRole(ctx context.Context, pg *pgtest.Server, password string) error {
 	// The password is random base32; a literal is safe here.
 	_, err = p.Exec(ctx, "CREATE ROLE "+demoRole+" LOGIN PASSWORD '"+password+"'")
 	return err
+}
+
+// serialWriter makes one Write at a time to w.
+type serialWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (s *serialWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -22,9 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rekeyhq/rekey/dbretry"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // mainEnv makes the test binary run main instead of the tests, so that
@@ -178,7 +178,7 @@ func TestServiceErrors(t *testing.T) {
 	})
 	port := hang.Addr().(*net.TCPAddr).Port
 
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	const id = "svc/db"
 	if _, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{

@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func main() {
@@ -58,7 +58,7 @@ func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC(
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func run(ctx context.Context, out io.Writer) error {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func run(ctx context.Context, out io.Writer) error {
 	clk.ns.Store(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC).UnixNano())
 	srv.SetClock(clk.Now)
 	// With real AWS: cfg, _ := config.LoadDefaultConfig(ctx); secretsmanager.NewFromConfig(cfg)
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
+	sm := srv.Client()
 
 	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(secretID),

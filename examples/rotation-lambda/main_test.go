@@ -16,10 +16,10 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/mysqltest"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -56,7 +56,7 @@ func TestNewRotatorConfiguration(t *testing.T) {
 // when called, so a bad DB_SSLMODE fails createSecret, naming it, before
 // anything is written.
 func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("app/db"), SecretString: aws.String(`{"host":"127.0.0.1","username":"app","password":"p"}`),
@@ -89,7 +89,7 @@ func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
 // RotateSecret on the emulator and a real PostgreSQL.
 func TestFunctionRotatesThroughLambdaPayload(t *testing.T) {
 	pg := pgtest.Start(t)
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	secret := func(name, user, password string) string {
 		v := fmt.Sprintf(`{"engine":"postgres","host":%q,"port":%d,"username":%q,"password":%q,"dbname":%q}`, pg.Host, pg.Port, user, password, pg.Database)
@@ -117,7 +117,7 @@ func TestFunctionRotatesThroughLambdaPayload(t *testing.T) {
 // rotates secrets whose engine is one of MySQL's, on a real MariaDB.
 func TestFunctionRotatesMySQL(t *testing.T) {
 	my := mysqltest.Start(t)
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	secret := func(name, engine, user, password string) string {
 		v := fmt.Sprintf(`{"engine":%q,"host":%q,"port":"%d","username":%q,"password":%q}`, engine, my.Host(), my.Port(), user, password)
@@ -159,7 +159,7 @@ func TestFunctionRotatesMySQL(t *testing.T) {
 // package rotates fails createSecret, naming the engine, and nothing is
 // written.
 func TestUnknownEngineFailsTheFirstStep(t *testing.T) {
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	arn := createSecret(t, sm, "app/oracle", `{"engine":"oracle","host":"127.0.0.1","username":"app","password":"p"}`)
 	r, err := newRotator(sm, env(nil), slog.New(slog.DiscardHandler))
@@ -179,7 +179,7 @@ func TestUnknownEngineFailsTheFirstStep(t *testing.T) {
 // TestBadMySQLTLSFailsTheFirstStep: a bad MYSQL_TLS fails createSecret of
 // a MySQL secret, naming it, before anything is written.
 func TestBadMySQLTLSFailsTheFirstStep(t *testing.T) {
-	srv := awsemu.New(t)
+	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
 	arn := createSecret(t, sm, "app/mysql", `{"engine":"mysql","host":"127.0.0.1","username":"app","password":"p"}`)
 	for _, strategy := range []string{"single", "alternating"} {
@@ -215,7 +215,7 @@ func createSecret(t testing.TB, sm *secretsmanager.Client, name, value string) s
 // rotates arn twice through RotateSecret, and checks which versions log in
 // (login reports whether a user and password do) and that no password is
 // in the function's log.
-func rotateThroughLambda(t *testing.T, srv *awsemu.Server, sm *secretsmanager.Client, arn, strategy, superARN string, login func(user, password string) bool) {
+func rotateThroughLambda(t *testing.T, srv *secretcachetest.Server, sm *secretsmanager.Client, arn, strategy, superARN string, login func(user, password string) bool) {
 	t.Helper()
 	var logs strings.Builder
 	r, err := newRotator(sm, env(map[string]string{

@@ -27,12 +27,48 @@
 //     function it may not invoke.
 //   - KMS keys are symmetric encryption keys in a single Region only: no
 //     asymmetric, HMAC or multi-Region keys, no key rotation or grants.
-//   - Key policies and secret resource policies are validated, stored and
-//     returned, but never enforced: there is no IAM evaluation, so every
-//     caller may do everything, whatever a policy says. Check policies
-//     offline with package policy.
-//   - There is one account (Options.AccountID) and one Region
-//     (Options.Region); credentials and request signatures are not checked.
+//   - Without Options.EnforceIAM, key policies and secret resource policies
+//     are validated, stored and returned, but not enforced: every caller
+//     may do everything, whatever a policy says, and credentials are not
+//     checked.
+//   - With Options.EnforceIAM, the caller is the principal
+//     [Server.AddPrincipal] gave the access key id of the request's SigV4
+//     Authorization header ([Server.AWSConfig]'s key is the root user of
+//     AccountID); the signature itself is not verified. Requests are
+//     decided by package policy, with its limits (no session policies,
+//     resource control policies, VPC endpoint policies or grants).
+//     Principals have identity policies, tags ([Server.TagPrincipal]), a
+//     permissions boundary ([Server.SetPermissionsBoundary]) and the SCPs
+//     over their account ([Server.SetSCPs]); groups and session tags are
+//     not modelled.
+//     Requests carry aws:CurrentTime and aws:EpochTime from the Server's
+//     clock, aws:SourceIp (the loopback client), aws:RequestedRegion, and
+//     aws:SecureTransport "true": the emulator serves plain HTTP but stands
+//     for AWS's TLS endpoints. Context it cannot know (aws:PrincipalOrgID,
+//     aws:MultiFactorAuthAge, aws:SourceVpce, ...) is absent, so conditions
+//     on it are false unless negated or ...IfExists.
+//   - Resources (secrets and KMS keys) exist in one account
+//     (Options.AccountID) and one Region (Options.Region); resources of
+//     other accounts are not modelled. Principals may belong to any
+//     account: one of another account reaches the emulated resources by
+//     ARN, while a name, partial ARN, key id or alias resolves in its
+//     own account, which is empty (lists are empty; reads answer
+//     ResourceNotFoundException or NotFoundException once its identity
+//     policy allows them); creating there (CreateSecret, CreateKey,
+//     CreateAlias) is refused with an AccessDeniedException that says so.
+//   - Authorization runs just before the operation, on its own look-up of
+//     the secret or key; a policy changed concurrently may apply to a
+//     request either way, as with AWS's eventually consistent policies.
+//     CreateSecret is authorized against the new secret's ARN with
+//     "-??????" in place of the six random characters it will get.
+//   - Secrets Manager's KMS requests are kms:Decrypt for GetSecretValue and
+//     BatchGetSecretValue and kms:GenerateDataKey for writing a value, as
+//     the Secrets Manager user guide lists them; UpdateSecret with a new
+//     KmsKeyId re-encrypts nothing (AWS re-encrypts the labelled versions
+//     when the caller may), so it needs neither. KMS has no key policy
+//     lockout safety check, and RotateSecret does not check
+//     lambda:InvokeFunction: rotation functions run as the service, and
+//     their calls back are checked as the principal of the client they use.
 //   - CancelRotateSecret leaves an unfinished rotation's AWSPENDING label in
 //     place and returns that version's id, as AWS documents; removing the
 //     label is the caller's job.

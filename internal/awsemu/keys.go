@@ -240,8 +240,8 @@ func managedKeyPolicy(accountID, region string) string {
 const maxPolicyBytes = 32 * 1024
 
 // checkPolicy rejects a policy KMS would refuse for its form. It does not
-// evaluate statements: the emulator enforces no key policies except the
-// fixed restrictions of AWS managed keys.
+// evaluate statements; with Options.EnforceIAM, authorization parses the
+// policy fully before the operation runs.
 func checkPolicy(policy string) error {
 	if len(policy) > maxPolicyBytes {
 		return errorf("ValidationException", "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxPolicyBytes)

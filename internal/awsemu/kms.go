@@ -15,9 +15,11 @@ import (
 // real AES-256-GCM under a random key per KMS key. It also seals and opens
 // secret values for the Secrets Manager half.
 //
-// Key policies are stored and returned but not evaluated, except that the
-// AWS managed key alias/aws/secretsmanager refuses administration and direct
-// cryptographic use with AccessDeniedException, as its AWS policy does.
+// Without Options.EnforceIAM, key policies are stored and returned but not
+// evaluated, except that the AWS managed key alias/aws/secretsmanager
+// refuses administration and direct cryptographic use with
+// AccessDeniedException, as its AWS policy does. With it, authorize.go
+// evaluates them.
 type keyService struct {
 	srv *Server
 
@@ -268,7 +270,7 @@ func (k *keyService) createKey(in *createKeyInput) (any, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	id := newKeyID()
+	id := k.srv.nextKeyID()
 	key := newKMSKey(id, k.keyARN(id), k.srv.now())
 	key.description = in.Description
 	key.policy = policy

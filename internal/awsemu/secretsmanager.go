@@ -53,7 +53,7 @@ func (m *secretsManager) handle(ctx context.Context, op string, body []byte) (an
 	case "GetSecretValue":
 		return m.getSecretValue(body)
 	case "BatchGetSecretValue":
-		return m.batchGetSecretValue(body)
+		return m.batchGetSecretValue(ctx, body)
 	case "DescribeSecret":
 		return m.describeSecret(body)
 	case "PutSecretValue":

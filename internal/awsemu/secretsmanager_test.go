@@ -54,7 +54,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 var t0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func createSecret(t *testing.T, c *secretsmanager.Client, name, value string, tok int) *secretsmanager.CreateSecretOutput {
+func createSecret(t testing.TB, c *secretsmanager.Client, name, value string, tok int) *secretsmanager.CreateSecretOutput {
 	t.Helper()
 	out, err := c.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String(name), SecretString: aws.String(value), ClientRequestToken: aws.String(token(tok)),

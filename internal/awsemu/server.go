@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rekeyhq/rekey/policy"
 )
 
 // Default identity of an emulated account.
@@ -40,6 +42,15 @@ type Options struct {
 	AccountID string
 	// Seed seeds the random source used for Fault.Probability. Default 1.
 	Seed uint64
+	// EnforceIAM makes the server authorize every Secrets Manager and KMS
+	// request as AWS does, with package policy: the caller is the
+	// principal AddPrincipal gave the access key id the request is signed
+	// with (AWSConfig's key is the root user of AccountID), and a request
+	// with an unknown key is refused with UnrecognizedClientException.
+	// TagPrincipal, SetPermissionsBoundary and SetSCPs add what else AWS
+	// weighs; the package documentation lists what is not modelled.
+	// Default false: every request is allowed, whatever any policy says.
+	EnforceIAM bool
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -84,6 +95,37 @@ type Server struct {
 	kms *keyService
 
 	requestSeq atomic.Uint64
+
+	enforceIAM bool
+	iamMu      sync.RWMutex
+	principals map[string]*principal         // guarded by iamMu; by access key id
+	scps       map[string][]*policy.Document // guarded by iamMu; by account id
+	docs       sync.Map                      // policy text -> *policy.Document, parsed once
+
+	// Identifiers tests choose (export_test.go), used before random ones,
+	// so that policy documents from fixtures can name resources verbatim.
+	idMu        sync.Mutex
+	arnSuffixes []string // guarded by idMu
+	keyIDs      []string // guarded by idMu
+}
+
+// nextARNSuffix returns the six characters ending the next secret's ARN.
+func (s *Server) nextARNSuffix() string { return s.nextID(&s.arnSuffixes, arnSuffix) }
+
+// nextKeyID returns the id of the next KMS key created.
+func (s *Server) nextKeyID() string { return s.nextID(&s.keyIDs, newKeyID) }
+
+// nextID takes the first identifier of *chosen, or a random one when the
+// test chose none.
+func (s *Server) nextID(chosen *[]string, random func() string) string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if len(*chosen) == 0 {
+		return random()
+	}
+	v := (*chosen)[0]
+	*chosen = (*chosen)[1:]
+	return v
 }
 
 // RotationFunc is a rotation Lambda as the emulator invokes it: once per step
@@ -152,14 +194,19 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 		return nil, fmt.Errorf("awsemu: listen: %w", err)
 	}
 	s := &Server{
-		URL:       "http://" + ln.Addr().String(),
-		region:    o.Region,
-		accountID: o.AccountID,
-		listener:  ln,
-		calls:     make(map[string]*atomic.Int64),
-		rng:       rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
-		rotations: make(map[string]RotationFunc),
-		transport: awshttp.NewBuildableClient().GetTransport(),
+		URL:        "http://" + ln.Addr().String(),
+		region:     o.Region,
+		accountID:  o.AccountID,
+		listener:   ln,
+		calls:      make(map[string]*atomic.Int64),
+		rng:        rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		rotations:  make(map[string]RotationFunc),
+		transport:  awshttp.NewBuildableClient().GetTransport(),
+		enforceIAM: o.EnforceIAM,
+		scps:       make(map[string][]*policy.Document),
+		principals: map[string]*principal{
+			rootAccessKeyID: {arn: "arn:aws:iam::" + o.AccountID + ":root", account: o.AccountID},
+		},
 	}
 	now := time.Now
 	s.clock.Store(&now)
@@ -236,13 +283,15 @@ func (s *Server) Region() string { return s.region }
 func (s *Server) AccountID() string { return s.accountID }
 
 // AWSConfig returns an aws.Config for clients of this server: its region,
-// static credentials, BaseEndpoint set to URL and an HTTPClient whose
+// static credentials (with Options.EnforceIAM, those of the root user of
+// AccountID, unless AddPrincipal gave their access key id
+// AKIAAWSEMU0000000000 another principal), BaseEndpoint set to URL and an HTTPClient whose
 // requests carry in-memory bodies (see bufferedBodies). Retries are the
 // SDK's defaults, as against real AWS.
 func (s *Server) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:       s.region,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIAAWSEMU0000000000", "awsemu-secret-access-key", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(rootAccessKeyID, "awsemu-secret-access-key", ""),
 		BaseEndpoint: aws.String(s.URL),
 		HTTPClient:   &http.Client{Transport: bufferedBodies{s.transport}},
 	}
@@ -422,13 +471,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // client went away
 	}
+	var call *caller
+	if s.enforceIAM {
+		var aerr *apiError
+		if call, aerr = s.callerOf(r); aerr != nil {
+			s.writeError(w, aerr)
+			return
+		}
+	}
 	f, faulted := s.takeFault(op)
 	if faulted && !f.After {
 		if !s.applyFault(life, w, r, f) {
 			return
 		}
 	}
-	status, payload, code := s.serve(r.Context(), service, op, body)
+	status, payload, code := s.serve(r.Context(), call, service, op, body)
 	if faulted && f.After && !s.applyFault(life, w, r, f) {
 		return // the effect is committed; the reply is lost
 	}
@@ -436,17 +493,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve runs one request and returns the reply to send: its status, body
-// and, for an error, its code.
-func (s *Server) serve(ctx context.Context, service, op string, body []byte) (int, []byte, string) {
+// and, for an error, its code. caller is the principal making the request,
+// nil when IAM is not enforced.
+func (s *Server) serve(ctx context.Context, caller *caller, service, op string, body []byte) (int, []byte, string) {
 	if len(body) > maxRequestBody {
 		return errorReply(&apiError{Status: http.StatusRequestEntityTooLarge, Code: "SerializationException", Message: "Request body too large."})
 	}
 	var out any
 	var err error
-	switch service {
-	case "secretsmanager":
+	if caller != nil {
+		out, err = s.authorize(caller, service, op, body)
+		ctx = withCaller(ctx, caller)
+	}
+	switch {
+	case err != nil || out != nil:
+	case service == "secretsmanager":
 		out, err = s.sm.handle(ctx, op, body)
-	case "TrentService":
+	case service == "TrentService":
 		out, err = s.kms.handle(ctx, op, body)
 	default:
 		err = &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown service " + service + "."}

@@ -1,8 +1,10 @@
 package awsemu
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"strings"
 )
 
 type createSecretInput struct {
@@ -70,7 +72,7 @@ func (m *secretsManager) createSecret(body []byte) (any, error) {
 	}
 	now := m.srv.now()
 	sec := &secret{
-		arn:         m.arnPrefix() + in.Name + "-" + arnSuffix(),
+		arn:         m.arnPrefix() + in.Name + "-" + m.srv.nextARNSuffix(),
 		name:        in.Name,
 		kmsKeyID:    keyARN,
 		tags:        dedupTags(nil, in.Tags),
@@ -346,7 +348,12 @@ type batchGetOutput struct {
 	NextToken    string               `json:"NextToken,omitempty"`
 }
 
-func (m *secretsManager) batchGetSecretValue(body []byte) (any, error) {
+// batchGetSecretValue reads several secrets' AWSCURRENT values. With IAM
+// enforced, each secret needs secretsmanager:GetSecretValue and the
+// kms:Decrypt of its value; one the caller may not read is reported in
+// Errors as AccessDeniedException, as the service does.
+func (m *secretsManager) batchGetSecretValue(ctx context.Context, body []byte) (any, error) {
+	caller := callerFrom(ctx)
 	var in batchGetInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -367,23 +374,36 @@ func (m *secretsManager) batchGetSecretValue(body []byte) (any, error) {
 		}
 		out.NextToken = next
 		for _, sec := range page {
-			m.batchRead(&out, sec.arn, sec)
+			m.batchRead(&out, caller, sec.arn, sec)
 		}
 		return out, nil
 	}
 	for _, id := range in.SecretIDList {
+		if caller != nil && caller.account != m.srv.accountID && !strings.HasPrefix(id, "arn:") {
+			// A name resolves in the caller's own account, which holds nothing.
+			aerr := errSecretNotFound()
+			out.Errors = append(out.Errors, batchError{SecretID: id, ErrorCode: aerr.Code, Message: aerr.Message})
+			continue
+		}
 		sec, aerr := m.lookupLive(id)
 		if aerr != nil {
 			out.Errors = append(out.Errors, batchError{SecretID: id, ErrorCode: aerr.Code, Message: aerr.Message})
 			continue
 		}
-		m.batchRead(&out, id, sec)
+		m.batchRead(&out, caller, id, sec)
 	}
 	return out, nil
 }
 
-// batchRead adds sec's AWSCURRENT value, or the reason it has none, to out.
-func (m *secretsManager) batchRead(out *batchGetOutput, id string, sec *secret) {
+// batchRead adds sec's AWSCURRENT value, or the reason it has none or
+// caller (nil: IAM not enforced) may not read it, to out.
+func (m *secretsManager) batchRead(out *batchGetOutput, caller *caller, id string, sec *secret) {
+	if caller != nil {
+		if aerr := m.authorizeBatchLocked(caller, sec); aerr != nil {
+			out.Errors = append(out.Errors, batchError{SecretID: id, ErrorCode: aerr.Code, Message: aerr.Message})
+			return
+		}
+	}
 	v, err := m.readValue(sec, "", "")
 	if err == nil {
 		out.SecretValues = append(out.SecretValues, v)
