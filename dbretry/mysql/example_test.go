@@ -14,8 +14,8 @@ import (
 
 	"github.com/rekeyhq/rekey/dbretry"
 	"github.com/rekeyhq/rekey/dbretry/mysql"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // A service's database/sql pool on MySQL: new connections take the
@@ -52,7 +52,7 @@ func ExampleOpenDB() {
 // A PostgreSQL secret handed to the MySQL pool by mistake fails every
 // connect with an *EngineError before any login is tried.
 func ExampleEngineError() {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/rekeyhq/rekey/dbretry"
 	"github.com/rekeyhq/rekey/dbretry/oteldbretry"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // The Metrics' hook is set when the Source is made. The refusal below is
@@ -20,7 +20,7 @@ import (
 // window (TestSignals provokes one against PostgreSQL).
 func Example() {
 	ctx := context.Background()
-	srv, err := awsemu.Start() // in production: secretsmanager.NewFromConfig(cfg)
+	srv, err := secretcachetest.Start() // in production: secretsmanager.NewFromConfig(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,16 +10,16 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
 	"github.com/rekeyhq/rekey/secretcache/otelcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // The Metrics is made first, its hook set when the Cache is made, and its
 // Stats callbacks registered once the Cache exists.
 func Example() {
 	ctx := context.Background()
-	srv, err := awsemu.Start() // in production: secretsmanager.NewFromConfig(cfg)
+	srv, err := secretcachetest.Start() // in production: secretsmanager.NewFromConfig(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
