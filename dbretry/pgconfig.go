@@ -52,8 +52,8 @@ func pgxRefused(err error) (login, bool) {
 	if !IsAuthError(err) {
 		return login{}, false
 	}
-	ce, ok := errors.AsType[*pgconn.ConnectError](err)
-	if !ok || ce.Config == nil {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) || ce.Config == nil {
 		return login{}, false
 	}
 	return login{user: ce.Config.User, password: ce.Config.Password, known: true}, true

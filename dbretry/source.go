@@ -312,7 +312,7 @@ func (s *Source) reread(ctx context.Context, refused string, o *override) bool {
 		switch {
 		case err != nil:
 			level := slog.LevelWarn
-			if _, ok := errors.AsType[*types.ResourceNotFoundException](err); ok {
+			if errors.As(err, new(*types.ResourceNotFoundException)) {
 				level = slog.LevelInfo
 			}
 			s.log(level, "dbretry: AWSCURRENT refused and no AWSPENDING to try", slog.String("current_version", sec.VersionID()), slog.Any("error", err))

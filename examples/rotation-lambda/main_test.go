@@ -70,7 +70,7 @@ func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = r.Rotate(t.Context(), *out.ARN)
-			if se, ok := errors.AsType[*rotation.StepError](err); !ok || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), `SSLMode "sometimes"`) {
+			if se := (*rotation.StepError)(nil); !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), `SSLMode "sometimes"`) {
 				t.Fatalf("Rotate = %v, want createSecret to fail naming the SSLMode", err)
 			}
 			if n := srv.Calls("PutSecretValue"); n != 0 {

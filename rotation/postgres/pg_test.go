@@ -157,7 +157,7 @@ func (e *env) version(t testing.TB, stage string) (creds, bool) {
 // call t.Fatal.
 func (e *env) readVersion(ctx context.Context, stage string) (creds, bool, error) {
 	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
-	if _, none := errors.AsType[*types.ResourceNotFoundException](err); none {
+	if none := (*types.ResourceNotFoundException)(nil); errors.As(err, &none) {
 		return creds{}, false, nil
 	}
 	if err != nil {

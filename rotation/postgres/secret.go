@@ -35,7 +35,7 @@ func parseSecret(s rotation.Secret) (dbSecret, error) {
 	where := fmt.Sprintf("secret %q version %s", s.ARN, s.VersionID)
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(s.Value(), &fields); err != nil {
-		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
 			return dbSecret{}, fmt.Errorf("postgres: %s is not valid JSON (syntax error at byte %d)", where, se.Offset)
 		}
 		return dbSecret{}, fmt.Errorf("postgres: %s is not a JSON object", where)
