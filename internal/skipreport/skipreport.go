@@ -94,6 +94,17 @@ func Print(cs ...*Counter) {
 	io.WriteString(w, lines.String()) //nolint:errcheck // best effort: a summary nobody can see is no failure
 }
 
+// Main is a whole TestMain for a package whose only set-up is its test
+// servers: it runs the tests, prints the counters' summaries (Print) and
+// exits with the tests' code, e.g.
+//
+//	func TestMain(m *testing.M) { skipreport.Main(m, pgtest.Skips) }
+func Main(m *testing.M, cs ...*Counter) {
+	code := m.Run()
+	Print(cs...)
+	os.Exit(code)
+}
+
 // destination picks the go command's stdout when the go command would
 // otherwise discard ours, else our own stdout.
 func destination() (io.Writer, func()) {
