@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 
+	"github.com/rekeyhq/rekey/internal/rdssecret"
 	"github.com/rekeyhq/rekey/secretcache"
 )
 
@@ -48,77 +47,32 @@ type Credentials struct {
 //	 "username":"app","password":"…","dbname":"app"}
 //
 // host, username and password are required and must be non-empty strings;
-// engine, port and dbname are optional; other keys are ignored. Errors name
-// the secret, the version and the offending key, never a value.
+// engine, port (a JSON integer or numeric string in 1..65535) and dbname
+// are optional; other keys are ignored. Keys are case-sensitive, as in
+// AWS's rotation functions. The rotation strategies read secrets with the
+// same parser. Errors name the secret, the version and the offending key,
+// never a value; a value that is not JSON wraps secretcache.ErrInvalidJSON.
 func ParseCredentials(s *secretcache.Secret) (Credentials, error) {
 	if s == nil {
 		return Credentials{}, errors.New("dbretry: ParseCredentials of a nil secret")
 	}
-	var raw struct {
-		Engine   *string         `json:"engine"`
-		Host     *string         `json:"host"`
-		Port     json.RawMessage `json:"port"`
-		Username *string         `json:"username"`
-		Password *string         `json:"password"`
-		DBName   *string         `json:"dbname"`
-	}
-	if err := s.Unmarshal(&raw); err != nil {
+	var fields map[string]json.RawMessage
+	if err := s.Unmarshal(&fields); err != nil {
 		// secretcache's message names the secret and never quotes the value.
 		return Credentials{}, fmt.Errorf("dbretry: secret %q version %s is not an RDS secret: %w", secretName(s), s.VersionID(), err)
 	}
-	c := Credentials{VersionID: s.VersionID()}
-	for _, f := range []struct {
-		key      string
-		src      *string
-		dst      *string
-		required bool
-	}{
-		{"engine", raw.Engine, &c.Engine, false},
-		{"host", raw.Host, &c.Host, true},
-		{"username", raw.Username, &c.Username, true},
-		{"password", raw.Password, &c.Password, true},
-		{"dbname", raw.DBName, &c.DBName, false},
-	} {
+	r, err := rdssecret.FromFields(fields)
+	if err != nil {
 		switch {
-		case f.src != nil && *f.src != "":
-			*f.dst = *f.src
-		case !f.required:
-		case f.src == nil:
-			return Credentials{}, fmt.Errorf("dbretry: secret %q version %s: missing key %q", secretName(s), s.VersionID(), f.key)
-		default:
-			return Credentials{}, fmt.Errorf("dbretry: secret %q version %s: key %q is empty", secretName(s), s.VersionID(), f.key)
+		case errors.Is(err, rdssecret.ErrNotObject):
+			return Credentials{}, fmt.Errorf("dbretry: secret %q version %s is not an RDS secret: %w", secretName(s), s.VersionID(), err)
+		case errors.Is(err, rdssecret.ErrNotString):
+			// A JSON type mismatch, as secretcache reports one.
+			return Credentials{}, fmt.Errorf("dbretry: secret %q version %s is not an RDS secret: %w: %w", secretName(s), s.VersionID(), secretcache.ErrInvalidJSON, err)
 		}
+		return Credentials{}, fmt.Errorf("dbretry: secret %q version %s: %w", secretName(s), s.VersionID(), err)
 	}
-	port, err := parsePort(raw.Port)
-	if err != nil {
-		return Credentials{}, fmt.Errorf("dbretry: secret %q version %s: key \"port\": %w", secretName(s), s.VersionID(), err)
-	}
-	c.Port = port
-	return c, nil
-}
-
-// parsePort accepts a JSON integer or a string holding one, in 1..65535;
-// absent or null is 0. Its errors do not quote the value.
-func parsePort(raw json.RawMessage) (int, error) {
-	text := strings.TrimSpace(string(raw))
-	if text == "" || text == "null" {
-		return 0, nil
-	}
-	if strings.HasPrefix(text, `"`) {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, errors.New("not a valid JSON string")
-		}
-		text = strings.TrimSpace(s)
-	}
-	n, err := strconv.Atoi(text)
-	if err != nil {
-		return 0, errors.New("want an integer or a numeric string")
-	}
-	if n < 1 || n > 65535 {
-		return 0, errors.New("out of range 1..65535")
-	}
-	return n, nil
+	return Credentials{Engine: r.Engine, Host: r.Host, Port: r.Port, Username: r.Username, Password: r.Password, DBName: r.DBName, VersionID: s.VersionID()}, nil
 }
 
 func secretName(s *secretcache.Secret) string {

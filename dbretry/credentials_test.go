@@ -57,7 +57,7 @@ func TestParseCredentials(t *testing.T) {
 		{name: "missing username", value: `{"host":"h","password":"` + pw + `"}`, wantErr: `missing key "username"`},
 		{name: "missing host", value: `{"username":"u","password":"` + pw + `"}`, wantErr: `missing key "host"`},
 		{name: "empty password", value: `{"host":"h","username":"u","password":""}`, wantErr: `key "password" is empty`},
-		{name: "password not a string", value: `{"host":"h","username":"u","password":12345678}`, wantErr: "field password", invalid: true},
+		{name: "password not a string", value: `{"host":"h","username":"u","password":12345678}`, wantErr: `key "password" is not a string`, invalid: true},
 		{name: "port fraction", value: `{"host":"h","port":5432.5,"username":"u","password":"` + pw + `"}`, wantErr: `key "port": want an integer`},
 		{name: "port word", value: `{"host":"h","port":"fivefour","username":"u","password":"` + pw + `"}`, wantErr: `key "port": want an integer`},
 		{name: "port zero", value: `{"host":"h","port":0,"username":"u","password":"` + pw + `"}`, wantErr: `key "port": out of range`},

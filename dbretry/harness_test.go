@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -41,6 +40,7 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pgtest.PrintSkips()
 	if shared.srv != nil {
 		shared.srv.Stop()
 	}
@@ -53,9 +53,7 @@ func database(t testing.TB) *pgtest.Server {
 	t.Helper()
 	shared.once.Do(func() { shared.srv, shared.err = pgtest.StartServer() })
 	if shared.err != nil {
-		if errors.Is(shared.err, pgtest.ErrUnavailable) && os.Getenv(pgtest.RequireEnv) != "1" {
-			t.Skipf("PostgreSQL unavailable: %v", shared.err)
-		}
+		pgtest.SkipUnavailable(t, shared.err)
 		t.Fatalf("PostgreSQL: %v", shared.err)
 	}
 	return shared.srv

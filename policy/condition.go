@@ -318,81 +318,79 @@ func (c *Condition) eval(e *env) condResult {
 		}
 		return condResult{ok: cc.negated, absent: true}
 	}
+	// A policy value whose variable the request cannot fill is unknown,
+	// not a match: a value that matches still decides, whatever the order
+	// of the values; when the outcome hangs on an unknown value, the
+	// condition fails, negated or not, and missing names the variable (see
+	// "Policy variables" in doc.go).
+	var missing string
 	switch cc.set {
 	case setForAll:
 		for i := range n {
-			ok, missing := c.valueOK(e, vals.at(i))
-			if missing != "" {
-				return condResult{missing: missing}
-			}
-			if !ok {
-				return condResult{}
+			hit, m := c.anyMatch(e, vals.at(i))
+			if m != "" || hit == cc.negated {
+				return condResult{missing: m}
 			}
 		}
 		return condResult{ok: true}
 	case setForAny:
 		for i := range n {
-			ok, missing := c.valueOK(e, vals.at(i))
-			if missing != "" {
-				return condResult{missing: missing}
-			}
-			if ok {
+			hit, m := c.anyMatch(e, vals.at(i))
+			if m == "" && hit != cc.negated {
 				return condResult{ok: true}
 			}
+			if missing == "" {
+				missing = m
+			}
 		}
-		return condResult{}
+		return condResult{missing: missing}
 	}
 	// Without a set operator, a key with several values behaves as
 	// ForAnyValue for positive operators and as "none matches" for negated.
 	for i := range n {
-		hit, missing := c.anyMatch(e, vals.at(i))
-		if missing != "" {
-			return condResult{missing: missing}
-		}
+		hit, m := c.anyMatch(e, vals.at(i))
 		if hit {
 			return condResult{ok: !cc.negated}
 		}
+		if missing == "" {
+			missing = m
+		}
+	}
+	if missing != "" {
+		return condResult{missing: missing}
 	}
 	return condResult{ok: cc.negated}
 }
 
-// valueOK applies the operator, negation included, to one request value.
-func (c *Condition) valueOK(e *env, v string) (bool, string) {
-	hit, missing := c.anyMatch(e, v)
-	if missing != "" {
-		return false, missing
-	}
-	return hit != c.c.negated, ""
-}
-
 // anyMatch reports whether the request value v matches any policy value
-// under the positive form of the operator.
-func (c *Condition) anyMatch(e *env, v string) (bool, string) {
+// under the positive form of the operator. A policy value with a variable
+// the request cannot fill matches nothing; missing names the first such
+// variable when no value matched.
+func (c *Condition) anyMatch(e *env, v string) (hit bool, missing string) {
 	cc := &c.c
 	switch cc.kind {
 	case opStringEquals, opStringEqualsIgnoreCase, opStringLike, opArnLike, opBinaryEquals:
 		for i := range cc.texts {
 			t := &cc.texts[i]
-			var hit bool
-			var missing string
+			var m string
 			switch cc.kind {
 			case opStringEquals, opBinaryEquals:
-				hit, missing = t.matchEqual(e, v, false)
+				hit, m = t.matchEqual(e, v, false)
 			case opStringEqualsIgnoreCase:
-				hit, missing = t.matchEqual(e, v, true)
+				hit, m = t.matchEqual(e, v, true)
 			case opStringLike:
-				hit, missing = t.matchGlob(e, v, false)
+				hit, m = t.matchGlob(e, v, false)
 			case opArnLike:
-				hit, missing = t.matchARN(e, v)
-			}
-			if missing != "" {
-				return false, missing
+				hit, m = t.matchARN(e, v)
 			}
 			if hit {
 				return true, ""
 			}
+			if missing == "" {
+				missing = m
+			}
 		}
-		return false, ""
+		return false, missing
 	case opNumericEquals, opNumericLessThan, opNumericLessThanEquals, opNumericGreaterThan, opNumericGreaterThanEquals:
 		x, ok := parseNumber(v)
 		if !ok {

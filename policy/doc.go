@@ -55,6 +55,24 @@
 // a key sent only when the caller passes VersionStage, denies a plain
 // GetSecretValue. Result and Report say so when it happens.
 //
+// # Policy variables
+//
+// A policy variable the request cannot fill — ${aws:username} for an
+// assumed role, a tag the principal lacks, a multivalued key — has no value,
+// and AWS warns that such a variable may make the whole statement invalid
+// (IAM User Guide, "IAM policy elements: Variables and tags", section
+// "Policy variables with no value":
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value).
+// The package applies this per entry, so that the order of a list never
+// changes a decision: a Resource or NotResource entry, or a condition value,
+// whose variable cannot be filled is unknown. Another entry that matches
+// still decides — a Deny on ["…:secret:home/${aws:username}/*",
+// "…:secret:prod/*"] denies prod/* to a role, whichever entry comes first —
+// and when the outcome hangs on the unknown entry, the statement does not
+// apply (the condition fails, negated operators included; a NotResource
+// statement does not apply). A ${key, 'default'} is used instead of the
+// request's value when it has none. Result and Report name the variable.
+//
 // Lint checks a secret's resource policy the way ValidateResourcePolicy
 // with BlockPublicPolicy does, and for the mistakes behind most failed
 // cross-account reads.

@@ -487,8 +487,8 @@ func (e *duplicateKeyError) Error() string { return strconv.Quote(e.key) + " app
 // duplicateKey returns the *ParseError for a duplicate member, or nil when
 // err is another error.
 func duplicateKey(err error, prefix string) *ParseError {
-	d, ok := errors.AsType[*duplicateKeyError](err)
-	if !ok {
+	var d *duplicateKeyError
+	if !errors.As(err, &d) {
 		return nil
 	}
 	return &ParseError{Element: prefix + d.key, Msg: "appears twice in one object; a JSON reader keeps only one of the two, silently dropping the other"}

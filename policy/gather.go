@@ -40,9 +40,9 @@ var (
 // and a bare key ID or alias name is made an ARN the same way. When KMS
 // refuses (AccessDeniedException) DescribeKey or GetKeyPolicy for the AWS
 // managed key — as it does for credentials of another account — Gather
-// returns KeyManager "AWS" and a nil KeyPolicy, for which
-// CheckGetSecretValue assumes the standard managed key policy, with no
-// error.
+// returns KeyManager "AWS", the alias ARN as KeyARN and a nil KeyPolicy,
+// for which CheckGetSecretValue assumes the standard managed key policy and
+// reports the key ARN as unknown (Report.KeyARNUnknown), with no error.
 //
 // The caller's side (Caller, CallerPolicies, CallerBoundary, Context) is
 // left for the caller to fill: Secrets Manager cannot report it. Errors wrap

@@ -46,7 +46,10 @@ type SecretAccess struct {
 	// KeyARN is the ARN of the KMS key that encrypts the secret. Empty: the
 	// AWS managed key aws/secretsmanager of the secret's account. An AWS
 	// managed key always belongs to the secret's account: one of another
-	// account is invalid input, and the report says so.
+	// account is invalid input, and the report says so. An alias ARN (what
+	// Gather leaves when KMS refuses DescribeKey) names the key without its
+	// key ID; the report then says the key ARN is unknown (see
+	// Report.KeyARNUnknown).
 	KeyARN string
 	// KeyManager is "AWS" (aws/secretsmanager) or "CUSTOMER". Empty: "AWS"
 	// when KeyARN is empty or an alias/aws/ alias, else "CUSTOMER".
@@ -88,8 +91,17 @@ type Report struct {
 	// Allowed reports whether GetSecretValue succeeds. It is true exactly
 	// when every layer is OK.
 	Allowed bool
-	// Caller, Secret and KeyARN echo the access checked, KeyARN resolved.
+	// Caller, Secret and KeyARN echo the access checked, KeyARN resolved:
+	// an empty SecretAccess.KeyARN becomes the managed key's alias ARN.
 	Caller, Secret, KeyARN string
+	// KeyARNUnknown reports that KeyARN is an alias ARN, so the key's own
+	// ARN (its key ID) is unknown. IAM and key policies name a key by its
+	// key ARN, never by an alias ARN, so kms:Decrypt was evaluated against
+	// UnknownKeyARN in the key's account and region: statements naming
+	// "*", key/* and the like are decided, ones naming a particular key ID
+	// cannot match, and the KMS layers' Reason says so. Supply the key ARN
+	// (kms describe-key) to decide those too.
+	KeyARNUnknown bool
 	// CrossAccount reports that the caller's account is not the secret's.
 	CrossAccount bool
 	// KeyCrossAccount reports that the caller's account is not the KMS
@@ -103,6 +115,11 @@ type Report struct {
 	Layers []Layer
 }
 
+// UnknownKeyID stands for the key ID of a key known only by an alias: kms:Decrypt
+// is evaluated against arn:<partition>:kms:<region>:<account>:key/UnknownKeyID.
+// It is no valid key ID, so only wildcards match it.
+const UnknownKeyID = "(unknown-key-id)"
+
 // CheckGetSecretValue decides whether a.Caller may read a.Secret with
 // GetSecretValue, layer by layer. Secrets Manager must allow
 // secretsmanager:GetSecretValue (Evaluate's rules), and KMS must allow the
@@ -112,7 +129,9 @@ type Report struct {
 // encrypted with the AWS managed key aws/secretsmanager cannot be read from
 // another account than the secret's, whatever the policies say; an AWS
 // managed key ARN of another account than the secret's fails the KMS key
-// policy layer as invalid input. It makes no API calls.
+// policy layer as invalid input. kms:Decrypt is evaluated against the key's
+// ARN, never an alias ARN; when only an alias is known the report says so
+// (Report.KeyARNUnknown). It makes no API calls.
 func CheckGetSecretValue(a SecretAccess) Report {
 	caller := parseIdentity(a.Caller)
 	managed := a.KeyManager == KeyManagerAWS || (a.KeyManager == "" && (a.KeyARN == "" || strings.Contains(a.KeyARN, "alias/aws/")))
@@ -135,6 +154,15 @@ func CheckGetSecretValue(a SecretAccess) Report {
 	if keyOwner == "" {
 		keyOwner = owner
 	}
+	// KMS authorizes a request on the key, whatever alias the caller used,
+	// and policies cannot name a key by alias ARN; with only an alias, the
+	// key ID is unknown and a stand-in that only wildcards match takes its
+	// place.
+	evalARN, keyUnknown := keyARN, isAliasARN(keyARN)
+	if keyUnknown {
+		partition, _, _ := strings.Cut(strings.TrimPrefix(keyARN, "arn:"), ":")
+		evalARN = "arn:" + partition + ":kms:" + arnRegion(keyARN) + ":" + keyOwner + ":key/" + UnknownKeyID
+	}
 	keyPolicy, assumedKeyPolicy := a.KeyPolicy, false
 	if keyPolicy == nil && managed {
 		keyPolicy, assumedKeyPolicy = managedKeyPolicy(keyOwner, region), true
@@ -154,7 +182,7 @@ func CheckGetSecretValue(a SecretAccess) Report {
 		setDefault(kctx, "kms:ViaService", "secretsmanager."+region+".amazonaws.com")
 	}
 	var km analysis
-	km.run(&Request{Principal: a.Caller, Action: "kms:Decrypt", Resource: keyARN, Context: kctx},
+	km.run(&Request{Principal: a.Caller, Action: "kms:Decrypt", Resource: evalARN, Context: kctx},
 		&Policies{Identity: a.CallerPolicies, Resource: keyPolicy, ResourceOwner: keyOwner, Boundary: a.CallerBoundary})
 	// The managed key serves only its own account, which is the secret's:
 	// what counts is the caller against the secret's owner, whatever
@@ -162,14 +190,19 @@ func CheckGetSecretValue(a SecretAccess) Report {
 	managedCross := managed && caller.account != "" && caller.account != owner
 	foreignManagedKey := managed && keyOwner != owner
 
-	r := Report{Caller: a.Caller, Secret: a.Secret, KeyARN: keyARN, CrossAccount: sm.cross, KeyCrossAccount: km.cross}
-	b := reportBuilder{a: &a, caller: &caller, sm: &sm, km: &km, keyARN: keyARN, keyOwner: keyOwner, owner: owner, region: region,
+	r := Report{Caller: a.Caller, Secret: a.Secret, KeyARN: keyARN, KeyARNUnknown: keyUnknown, CrossAccount: sm.cross, KeyCrossAccount: km.cross}
+	b := reportBuilder{a: &a, caller: &caller, sm: &sm, km: &km, keyARN: keyARN, keyUnknown: keyUnknown, keyOwner: keyOwner, owner: owner, region: region,
 		keyPolicy: keyPolicy, managed: managed, managedCross: managedCross, foreignManagedKey: foreignManagedKey, assumedKeyPolicy: assumedKeyPolicy}
 	layers := []Layer{b.secretLayer(), b.identityLayer()}
 	if a.CallerBoundary != nil {
 		layers = append(layers, b.boundaryLayer())
 	}
-	layers = append(layers, b.keyLayer(), b.keyIdentityLayer())
+	kl, kil := b.keyLayer(), b.keyIdentityLayer()
+	if keyUnknown && !managedCross && !foreignManagedKey {
+		kl.Reason += "; " + unknownKeyNote
+		kil.Reason += "; " + unknownKeyNote
+	}
+	layers = append(layers, kl, kil)
 	r.Allowed = sm.decision == Allowed && km.decision == Allowed && !managedCross && !foreignManagedKey
 	for _, l := range layers {
 		if !l.OK {
@@ -182,6 +215,18 @@ func CheckGetSecretValue(a SecretAccess) Report {
 		}
 	}
 	return r
+}
+
+// unknownKeyNote is added to the KMS layers' reasons when only the key's
+// alias is known.
+const unknownKeyNote = "the key's ARN is unknown (only its alias is known: DescribeKey was refused or not called), " +
+	"so kms:Decrypt was checked against key/" + UnknownKeyID + ": statements naming a particular key ID were not matched; " +
+	"give the key ARN from kms describe-key to decide them"
+
+// isAliasARN reports whether arn names a KMS alias rather than a key.
+func isAliasARN(arn string) bool {
+	_, res, ok := strings.Cut(arn, ":alias/")
+	return ok && res != "" && strings.HasPrefix(arn, "arn:")
 }
 
 func setDefault(m map[string][]string, key string, vals ...string) {
@@ -236,6 +281,7 @@ type reportBuilder struct {
 	caller          *identity
 	sm, km          *analysis
 	keyARN, region  string
+	keyUnknown      bool      // keyARN is an alias ARN: the key ID is unknown
 	owner, keyOwner string    // accounts of the secret and of the key
 	keyPolicy       *Document // as evaluated: given or assumed
 	managed         bool
@@ -573,6 +619,9 @@ func (r Report) String() string {
 	b.WriteString("\n  key " + r.KeyARN)
 	if r.KeyCrossAccount {
 		b.WriteString(" (cross-account)")
+	}
+	if r.KeyARNUnknown {
+		b.WriteString(" (key ARN unknown: only the alias is known)")
 	}
 	b.WriteString("\n")
 	b.WriteString("result: " + verdict + "\n")

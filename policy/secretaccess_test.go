@@ -292,3 +292,37 @@ func TestReportWording(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyARNUnknown: with only an alias, the report flags the key ARN as
+// unknown, says so in the KMS layers and in String, and never evaluates
+// kms:Decrypt against the alias; with the key ARN, it does not.
+func TestKeyARNUnknown(t *testing.T) {
+	const secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf"
+	for _, tc := range []struct {
+		name, keyARN string
+		unknown      bool
+	}{
+		{"empty: the managed key's alias", "", true},
+		{"managed key alias ARN (DescribeKey refused)", "arn:aws:kms:us-east-1:111122223333:alias/aws/secretsmanager", true},
+		{"key ARN", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := policy.CheckGetSecretValue(policy.SecretAccess{Caller: "arn:aws:iam::111122223333:role/app", Secret: secret, KeyARN: tc.keyARN, KeyManager: policy.KeyManagerAWS})
+			if r.KeyARNUnknown != tc.unknown {
+				t.Fatalf("KeyARNUnknown = %v, want %v\n%s", r.KeyARNUnknown, tc.unknown, r)
+			}
+			noted := strings.Contains(r.String(), "key ARN unknown")
+			for _, l := range r.Layers {
+				if l.Name == policy.LayerKeyPolicy || l.Name == policy.LayerKeyIdentity {
+					noted = noted && strings.Contains(l.Reason, "key's ARN is unknown")
+				}
+			}
+			if noted != tc.unknown {
+				t.Fatalf("report mentions the unknown key ARN: %v, want %v\n%s", noted, tc.unknown, r)
+			}
+			if strings.Contains(r.String(), policy.UnknownKeyID) != tc.unknown {
+				t.Fatalf("report and UnknownKeyID disagree\n%s", r)
+			}
+		})
+	}
+}

@@ -59,7 +59,8 @@ type stmtResult struct {
 	grant grant // for resource policies: how the principal was named
 	cond  int   // outCondFails: index of the first failing condition
 	cres  condResult
-	// missing is a policy variable in Resource the request could not fill.
+	// missing is a policy variable in Resource the request could not fill,
+	// set when no Resource entry matched (so it may be why).
 	missing string
 }
 
@@ -77,16 +78,24 @@ func (st *Statement) evaluate(e *env, withPrincipal bool) stmtResult {
 	if hit == c.notAction {
 		return stmtResult{}
 	}
+	// An entry whose policy variable the request cannot fill is unknown,
+	// not a match: another entry that matches still decides, whatever the
+	// order of the list; when none does, the statement does not apply,
+	// with NotResource as with Resource (see "Policy variables" in doc.go).
 	hit = false
+	var missing string
 	for i := range c.resources {
-		m, missing := c.resources[i].matchGlob(e, e.resource, true)
-		if missing != "" {
-			return stmtResult{missing: missing}
-		}
+		m, miss := c.resources[i].matchGlob(e, e.resource, true)
 		if m {
-			hit = true
+			hit, missing = true, ""
 			break
 		}
+		if missing == "" {
+			missing = miss
+		}
+	}
+	if missing != "" {
+		return stmtResult{missing: missing}
 	}
 	if hit == c.notResource {
 		return stmtResult{}

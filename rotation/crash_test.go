@@ -103,7 +103,7 @@ func TestCrashInEveryStepResumes(t *testing.T) {
 					if err == nil {
 						t.Fatal("the rotation succeeded despite the fault")
 					}
-					if se, ok := errors.AsType[*rotation.StepError](err); via == "Rotate" && tc.step != "" && (!ok || se.Step != tc.step) {
+					if se := (*rotation.StepError)(nil); via == "Rotate" && tc.step != "" && (!errors.As(err, &se) || se.Step != tc.step) {
 						t.Fatalf("Rotate = %v, want a StepError for %s", err, tc.step)
 					}
 					// Whatever failed, AWSCURRENT still works.

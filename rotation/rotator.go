@@ -407,7 +407,7 @@ func (r *Rotator) getStage(ctx context.Context, secretID, stage string) (Secret,
 func (r *Rotator) getVersion(ctx context.Context, secretID, versionID string) (Secret, bool, error) {
 	out, err := r.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID, VersionId: &versionID}, withUserAgent)
 	if err != nil {
-		if _, notFound := errors.AsType[*types.ResourceNotFoundException](err); notFound {
+		if notFound := (*types.ResourceNotFoundException)(nil); errors.As(err, &notFound) {
 			return Secret{}, false, nil
 		}
 		return Secret{}, false, fmt.Errorf("GetSecretValue version %s: %w", versionID, err)

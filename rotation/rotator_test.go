@@ -190,8 +190,8 @@ func TestHandleRefuses(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Handle = %v, want %v", err, tc.want)
 			}
-			se, ok := errors.AsType[*rotation.StepError](err)
-			if !ok || se.SecretID != tc.ev.SecretID || se.Token != tc.ev.ClientRequestToken || se.Step != tc.ev.Step {
+			var se *rotation.StepError
+			if !errors.As(err, &se) || se.SecretID != tc.ev.SecretID || se.Token != tc.ev.ClientRequestToken || se.Step != tc.ev.Step {
 				t.Fatalf("error %v is not a StepError naming the event", err)
 			}
 			if !strings.Contains(err.Error(), tc.ev.ClientRequestToken) || !strings.HasPrefix(err.Error(), "rotation: ") {
@@ -234,10 +234,10 @@ func TestHandleRefuses(t *testing.T) {
 
 	t.Run("unknown secret", func(t *testing.T) {
 		err := r.Handle(ctx, rotation.Event{Step: rotation.CreateSecret, SecretID: "no/such/secret", ClientRequestToken: st[rotation.StageCurrent]})
-		if _, ok := errors.AsType[*types.ResourceNotFoundException](err); !ok {
+		if !errors.As(err, new(*types.ResourceNotFoundException)) {
 			t.Fatalf("Handle = %v, want a wrapped ResourceNotFoundException", err)
 		}
-		if _, ok := errors.AsType[*rotation.StepError](err); !ok {
+		if !errors.As(err, new(*rotation.StepError)) {
 			t.Fatalf("Handle = %v, want a StepError", err)
 		}
 	})
@@ -379,11 +379,11 @@ func (panicky) Apply(context.Context, rotation.Versions) error {
 func TestStrategyPanicFailsTheStep(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	err := rotation.New(e.sm, panicky{e.store}).Rotate(t.Context(), e.arn)
-	se, ok := errors.AsType[*rotation.StepError](err)
-	if !ok || se.Step != rotation.SetSecret {
+	var se *rotation.StepError
+	if !errors.As(err, &se) || se.Step != rotation.SetSecret {
 		t.Fatalf("Rotate = %v, want a StepError in setSecret", err)
 	}
-	if _, ok := errors.AsType[runtime.Error](err); !ok || !strings.Contains(err.Error(), "strategy Apply panicked") || !strings.Contains(err.Error(), "goroutine ") {
+	if !errors.As(err, new(runtime.Error)) || !strings.Contains(err.Error(), "strategy Apply panicked") || !strings.Contains(err.Error(), "goroutine ") {
 		t.Fatalf("Rotate = %v, want the runtime error and its stack", err)
 	}
 	if err := rotation.New(e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {

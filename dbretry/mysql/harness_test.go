@@ -21,7 +21,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/mysqltest"
 	"github.com/rekeyhq/rekey/internal/rotationload"
-	"github.com/rekeyhq/rekey/internal/testserver"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/secretcache"
 )
@@ -48,6 +47,7 @@ func TestMain(m *testing.M) {
 	if shared.srv != nil {
 		shared.srv.Stop()
 	}
+	mysqltest.PrintSkips()
 	if code == 0 {
 		if err := goleak.Find(goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop")); err != nil {
@@ -64,7 +64,8 @@ func database(t testing.TB) *mysqltest.Server {
 	t.Helper()
 	shared.once.Do(func() { shared.srv, shared.err = mysqltest.StartServer() })
 	if shared.err != nil {
-		testserver.SkipOrFail(t, shared.err, mysqltest.ErrUnavailable, mysqltest.RequireEnv)
+		mysqltest.SkipUnavailable(t, shared.err)
+		t.Fatal(shared.err)
 	}
 	return shared.srv
 }

@@ -36,16 +36,16 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.PrintSkips()
+	os.Exit(code)
 }
 
 func needPostgres(t *testing.T) {
 	t.Helper()
 	if _, err := pgtest.Available(); err != nil {
-		if os.Getenv(pgtest.RequireEnv) == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		pgtest.SkipUnavailable(t, err)
+		t.Fatal(err)
 	}
 }
 

@@ -66,7 +66,7 @@ func newAudit(t *testing.T) *audit {
 	}
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug, AddSource: true}
 	w := lockedWriter{a}
-	a.logger = slog.New(slog.NewMultiHandler(slog.NewJSONHandler(w, opts), slog.NewTextHandler(w, opts)))
+	a.logger = slog.New(teeHandler{slog.NewJSONHandler(w, opts), slog.NewTextHandler(w, opts)})
 	// The detector itself must work, or the audit proves nothing.
 	for _, leak := range []string{marker, fmt.Sprintf("%x", marker), fmt.Sprintf("%X", []byte(marker)),
 		base64.StdEncoding.EncodeToString([]byte("abc" + marker + "xyz")), base64.StdEncoding.EncodeToString([]byte("ab" + marker))} {
@@ -75,6 +75,46 @@ func newAudit(t *testing.T) *audit {
 		}
 	}
 	return a
+}
+
+// teeHandler sends each record to every handler, so one log call is audited
+// in both the JSON and the text form. (slog.NewMultiHandler does this from
+// Go 1.26; the module supports Go 1.25.)
+type teeHandler []slog.Handler
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range t {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	for _, h := range t {
+		if h.Enabled(ctx, r.Level) {
+			errs = append(errs, h.Handle(ctx, r.Clone()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	u := make(teeHandler, len(t))
+	for i, h := range t {
+		u[i] = h.WithAttrs(as)
+	}
+	return u
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	u := make(teeHandler, len(t))
+	for i, h := range t {
+		u[i] = h.WithGroup(name)
+	}
+	return u
 }
 
 type lockedWriter struct{ a *audit }
@@ -238,10 +278,9 @@ func wantIs(t *testing.T, label string, err, target error) {
 
 func wantAs[E error](t *testing.T, label string, err error) E {
 	t.Helper()
-	e, ok := errors.AsType[E](err)
-	if !ok {
-		var zero E
-		t.Errorf("%s: error %v; want a %T in its chain", label, err, zero)
+	var e E
+	if !errors.As(err, &e) {
+		t.Errorf("%s: error %v; want a %T in its chain", label, err, e)
 	}
 	return e
 }

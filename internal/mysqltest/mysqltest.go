@@ -41,6 +41,7 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
+	"github.com/rekeyhq/rekey/internal/skipreport"
 	"github.com/rekeyhq/rekey/internal/testserver"
 )
 
@@ -90,7 +91,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	s, err := StartServer()
 	if err != nil {
-		testserver.SkipOrFail(t, err, ErrUnavailable, RequireEnv)
+		testserver.SkipOrFail(t, err, ErrUnavailable, Skips)
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
@@ -99,6 +100,26 @@ func Start(t testing.TB) *Server {
 	})
 	return s
 }
+
+// Skips counts the tests of this process skipped because MariaDB is
+// unavailable. A package's TestMain prints its summary with PrintSkips (or
+// skipreport.Print(pgtest.Skips, mysqltest.Skips) for both servers).
+var Skips = skipreport.New("mysqltest", RequireEnv)
+
+// SkipUnavailable skips t, counting it in Skips, when err wraps
+// [ErrUnavailable] and [RequireEnv] is not "1"; otherwise it returns and
+// the caller fails the test. Helpers that start a shared server call it
+// instead of t.Skip, so that their skips are counted too.
+func SkipUnavailable(t testing.TB, err error) {
+	t.Helper()
+	testserver.SkipUnavailable(t, err, ErrUnavailable, Skips)
+}
+
+// PrintSkips prints, after a package's tests, one line saying how many
+// tests were skipped because MariaDB is unavailable and why, where a plain
+// `go test ./...` shows it without -v (see internal/skipreport). Call it in
+// TestMain after m.Run; it prints nothing when nothing was skipped.
+func PrintSkips() { skipreport.Print(Skips) }
 
 // StartServer starts a new server and returns once it accepts a root
 // login over TCP. The caller must call [Server.Stop]. On error nothing is

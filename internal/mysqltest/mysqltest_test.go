@@ -248,7 +248,7 @@ func TestStartConcurrentServersAreIndependent(t *testing.T) {
 func requireAvailable(t testing.TB) {
 	t.Helper()
 	if _, err := mysqltest.Available(); err != nil {
-		testserver.SkipOrFail(t, err, mysqltest.ErrUnavailable, mysqltest.RequireEnv)
+		testserver.SkipOrFail(t, err, mysqltest.ErrUnavailable, mysqltest.Skips)
 	}
 }
 

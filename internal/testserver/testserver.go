@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rekeyhq/rekey/internal/skipreport"
 	"net"
 	"os"
 	"os/user"
@@ -170,14 +171,21 @@ func WaitReady(timeout time.Duration, exited <-chan struct{}, what string, login
 	}
 }
 
-// SkipOrFail ends t after err, a failure to start a server: it calls
-// t.Skipf when err wraps unavailable (the engine cannot run on this
-// machine) and the environment variable requireEnv is not "1", with a
-// message naming requireEnv; otherwise t.Fatal(err).
-func SkipOrFail(t testing.TB, err, unavailable error, requireEnv string) {
+// SkipOrFail ends t after err, a failure to start a server: when err wraps
+// unavailable (the engine cannot run on this machine) and skips is not
+// Required, it skips t through skips, so that the package's summary line
+// counts it; otherwise it calls t.Fatal(err).
+func SkipOrFail(t testing.TB, err, unavailable error, skips *skipreport.Counter) {
 	t.Helper()
-	if errors.Is(err, unavailable) && os.Getenv(requireEnv) != "1" {
-		t.Skipf("%v (set %s=1 to fail instead of skipping)", err, requireEnv)
-	}
+	SkipUnavailable(t, err, unavailable, skips)
 	t.Fatal(err)
+}
+
+// SkipUnavailable skips t through skips when err wraps unavailable and
+// skips is not Required; otherwise it returns and the caller fails t.
+func SkipUnavailable(t testing.TB, err, unavailable error, skips *skipreport.Counter) {
+	t.Helper()
+	if errors.Is(err, unavailable) && !skips.Required() {
+		skips.Skip(t, err.Error())
+	}
 }

@@ -35,6 +35,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	mysqltest.PrintSkips()
 	if myStarted.Load() {
 		if s, err := sharedMy(); err == nil {
 			s.Stop() //nolint:errcheck // nothing to report to after m.Run
@@ -46,10 +47,8 @@ func TestMain(m *testing.M) {
 func server(t testing.TB) *mysqltest.Server {
 	t.Helper()
 	s, err := sharedMy()
-	if errors.Is(err, mysqltest.ErrUnavailable) && os.Getenv(mysqltest.RequireEnv) != "1" {
-		t.Skipf("%v (set %s=1 to fail instead)", err, mysqltest.RequireEnv)
-	}
 	if err != nil {
+		mysqltest.SkipUnavailable(t, err)
 		t.Fatal(err)
 	}
 	return s

@@ -190,7 +190,7 @@ func TestCrashInEveryStepResumes(t *testing.T) {
 					if err == nil {
 						t.Fatal("the rotation succeeded despite the fault")
 					}
-					if se, ok := errors.AsType[*rotation.StepError](err); via == "Rotate" && (!ok || se.Step != fl.step) {
+					if se := (*rotation.StepError)(nil); via == "Rotate" && (!errors.As(err, &se) || se.Step != fl.step) {
 						t.Fatalf("Rotate = %v, want a StepError in %s", err, fl.step)
 					}
 					if err := e.invariant(t.Context(), single); err != nil {

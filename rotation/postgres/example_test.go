@@ -46,5 +46,5 @@ func Example_singleUser() {
 	fmt.Println(err)
 	// Output:
 	// {"dbname":"app","engine":"postgres","host":"db.internal","note":"kept","password":"new-password","port":"5432","username":"app"}
-	// postgres: secret "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-db-AbCdEf" version v1 has no "username" key
+	// postgres: secret "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-db-AbCdEf" version v1: missing key "username"
 }

@@ -69,8 +69,8 @@ func TestInvalidOptionsFailTheFirstStep(t *testing.T) {
 			}
 			srv.ResetCalls()
 			err = rotation.New(sm, tc.strategy).Rotate(t.Context(), *out.ARN)
-			se, ok := errors.AsType[*rotation.StepError](err)
-			if !ok || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), tc.want) {
+			var se *rotation.StepError
+			if !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Rotate = %v, want createSecret to fail naming %q", err, tc.want)
 			}
 			if n := srv.Calls("PutSecretValue"); n != 0 {

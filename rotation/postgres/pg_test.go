@@ -34,6 +34,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pgtest.PrintSkips()
 	if pgStarted.Load() {
 		if s, err := sharedPG(); err == nil {
 			s.Stop() //nolint:errcheck // nothing to report to after m.Run
@@ -45,10 +46,8 @@ func TestMain(m *testing.M) {
 func server(t testing.TB) *pgtest.Server {
 	t.Helper()
 	s, err := sharedPG()
-	if errors.Is(err, pgtest.ErrUnavailable) && os.Getenv(pgtest.RequireEnv) != "1" {
-		t.Skipf("%v (set %s=1 to fail instead)", err, pgtest.RequireEnv)
-	}
 	if err != nil {
+		pgtest.SkipUnavailable(t, err)
 		t.Fatal(err)
 	}
 	return s
@@ -157,7 +156,7 @@ func (e *env) version(t testing.TB, stage string) (creds, bool) {
 // call t.Fatal.
 func (e *env) readVersion(ctx context.Context, stage string) (creds, bool, error) {
 	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
-	if _, none := errors.AsType[*types.ResourceNotFoundException](err); none {
+	if none := (*types.ResourceNotFoundException)(nil); errors.As(err, &none) {
 		return creds{}, false, nil
 	}
 	if err != nil {

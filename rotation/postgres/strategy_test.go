@@ -187,7 +187,7 @@ func TestAlternatingNameLimit(t *testing.T) {
 		e := newEnvNamed(t, name(64-len("_clone")))
 		r := rotation.New(e.sm, strategies[1].new(t, e))
 		err := r.Rotate(t.Context(), e.arn)
-		if se, ok := errors.AsType[*rotation.StepError](err); !ok || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), "63-byte") {
+		if se := (*rotation.StepError)(nil); !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), "63-byte") {
 			t.Fatalf("Rotate of a %d-byte role = %v, want createSecret to name the 63-byte limit", len(e.role), err)
 		}
 		if _, ok := e.version(t, rotation.StagePending); ok {
