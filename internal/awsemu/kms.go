@@ -19,7 +19,8 @@ import (
 // AWS managed key alias/aws/secretsmanager refuses administration and direct
 // cryptographic use with AccessDeniedException, as its AWS policy does.
 type keyService struct {
-	srv *Server
+	srv    *Server
+	region string
 
 	mu      sync.Mutex
 	keys    map[string]*kmsKey   // guarded by mu; by key id
@@ -29,14 +30,18 @@ type keyService struct {
 
 // newKeyService returns the KMS of s's account, holding only the AWS managed
 // key alias/aws/secretsmanager, which AWS creates in every account.
-func newKeyService(s *Server) *keyService {
-	k := &keyService{srv: s, keys: make(map[string]*kmsKey), aliases: make(map[string]*kmsAlias)}
+func newKeyService(s *Server) *keyService { return newRegionKeys(s, s.region) }
+
+// newRegionKeys returns the KMS of s's account in region, holding only its
+// AWS managed key alias/aws/secretsmanager.
+func newRegionKeys(s *Server, region string) *keyService {
+	k := &keyService{srv: s, region: region, keys: make(map[string]*kmsKey), aliases: make(map[string]*kmsAlias)}
 	now := s.now()
 	id := newKeyID()
 	m := newKMSKey(id, k.keyARN(id), now)
 	m.managed = true
 	m.description = "Default key that protects my Secrets Manager data when no other key is defined"
-	m.policy = managedKeyPolicy(s.accountID, s.region)
+	m.policy = managedKeyPolicy(s.accountID, region)
 	k.keys[id] = m
 	k.aliases[managedAlias] = &kmsAlias{name: managedAlias, target: id, created: now, updated: now}
 	k.managed = m
@@ -44,7 +49,7 @@ func newKeyService(s *Server) *keyService {
 }
 
 func (k *keyService) arnPrefix() string {
-	return "arn:aws:kms:" + k.srv.region + ":" + k.srv.accountID + ":"
+	return "arn:aws:kms:" + k.region + ":" + k.srv.accountID + ":"
 }
 
 func (k *keyService) keyARN(id string) string     { return k.arnPrefix() + "key/" + id }

@@ -40,6 +40,10 @@ type Options struct {
 	AccountID string
 	// Seed seeds the random source used for Fault.Probability. Default 1.
 	Seed uint64
+	// ReplicationDelay is how long, by the server's clock, a change to a
+	// primary secret takes to reach its replicas; zero replicates within
+	// the request that made the change. See [Server.SetReplicationDelay].
+	ReplicationDelay time.Duration
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -80,8 +84,16 @@ type Server struct {
 	rotMu     sync.RWMutex
 	rotations map[string]RotationFunc // guarded by rotMu; by Lambda ARN
 
+	// sm and kms serve the default Region; other Regions are in regions.
+	// smMu is the one lock of every Region's secret store.
 	sm  *secretsManager
 	kms *keyService
+
+	smMu     sync.Mutex
+	replicas replication // guarded by smMu
+
+	regionMu sync.Mutex
+	regions  map[string]*regionState // guarded by regionMu; Regions other than the default
 
 	requestSeq atomic.Uint64
 }
@@ -97,6 +109,10 @@ type Fault struct {
 	// Op is the operation name the fault applies to ("GetSecretValue",
 	// "Decrypt", ...); empty matches every operation.
 	Op string
+	// Region limits the fault to requests signed for that Region (see
+	// [Server.AWSConfigFor]); empty matches every Region. A fault with
+	// Region and no Op simulates a Regional outage.
+	Region string
 	// Code is the AWS error code to answer with, e.g. "ThrottlingException".
 	// Empty: after Delay (or Hang) the request is served normally.
 	Code string
@@ -165,6 +181,7 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 	s.clock.Store(&now)
 	s.kms = newKeyService(s)
 	s.sm = newSecretsManager(s)
+	s.replicas.delay = o.ReplicationDelay
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
 	return s, nil
@@ -239,9 +256,15 @@ func (s *Server) AccountID() string { return s.accountID }
 // static credentials, BaseEndpoint set to URL and an HTTPClient whose
 // requests carry in-memory bodies (see bufferedBodies). Retries are the
 // SDK's defaults, as against real AWS.
-func (s *Server) AWSConfig() aws.Config {
+func (s *Server) AWSConfig() aws.Config { return s.AWSConfigFor(s.region) }
+
+// AWSConfigFor is AWSConfig for clients of another Region of this server:
+// the same URL, credentials and HTTP client, with Region set to region, so
+// the SDK signs each request for region and the server serves it from that
+// Region's secrets and keys.
+func (s *Server) AWSConfigFor(region string) aws.Config {
 	return aws.Config{
-		Region:       s.region,
+		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAAWSEMU0000000000", "awsemu-secret-access-key", ""),
 		BaseEndpoint: aws.String(s.URL),
 		HTTPClient:   &http.Client{Transport: bufferedBodies{s.transport}},
@@ -351,11 +374,11 @@ func (s *Server) ClearFaults() {
 
 // takeFault returns a copy of the fault that applies to a request for op,
 // using up one of its Times.
-func (s *Server) takeFault(op string) (Fault, bool) {
+func (s *Server) takeFault(op, region string) (Fault, bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	for i, f := range s.faults {
-		if f.Op != "" && f.Op != op {
+		if f.Op != "" && f.Op != op || f.Region != "" && f.Region != region {
 			continue
 		}
 		if f.Probability > 0 && f.Probability < 1 && s.rng.Float64() >= f.Probability {
@@ -422,13 +445,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // client went away
 	}
-	f, faulted := s.takeFault(op)
+	region := s.requestRegion(r)
+	f, faulted := s.takeFault(op, region)
 	if faulted && !f.After {
 		if !s.applyFault(life, w, r, f) {
 			return
 		}
 	}
-	status, payload, code := s.serve(r.Context(), service, op, body)
+	status, payload, code := s.serve(withRegion(r.Context(), region), service, op, body)
 	if faulted && f.After && !s.applyFault(life, w, r, f) {
 		return // the effect is committed; the reply is lost
 	}
@@ -443,11 +467,12 @@ func (s *Server) serve(ctx context.Context, service, op string, body []byte) (in
 	}
 	var out any
 	var err error
+	rs := s.regionState(regionOf(ctx))
 	switch service {
 	case "secretsmanager":
-		out, err = s.sm.handle(ctx, op, body)
+		out, err = rs.sm.handle(ctx, op, body)
 	case "TrentService":
-		out, err = s.kms.handle(ctx, op, body)
+		out, err = rs.kms.handle(ctx, op, body)
 	default:
 		err = &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown service " + service + "."}
 	}
