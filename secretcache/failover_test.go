@@ -363,3 +363,65 @@ func TestFailoverHitAllocatesNothing(t *testing.T) {
 		t.Fatalf("a hit on a replica answer allocates %v times", n)
 	}
 }
+
+// TestFailoverReplicatedRotation runs on one emulator serving both
+// Regions with real replication: the caller passes the primary's ARN, the
+// replica is asked for its own, and a rotation made on the primary (whose
+// reads hang, writes still work) is followed through the replica's
+// DescribeSecret, which shows the replicated stages.
+func TestFailoverReplicatedRotation(t *testing.T) {
+	srv := awsemu.New(t, func(o *awsemu.Options) { o.Region = primaryRegion })
+	clock := newFakeClock()
+	srv.SetClock(clock.Now)
+	noRetry := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }
+	primarySM := secretsmanager.NewFromConfig(srv.AWSConfigFor(primaryRegion), noRetry)
+	replicaSM := secretsmanager.NewFromConfig(srv.AWSConfigFor(replicaRegion), noRetry)
+	out, err := primarySM.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("app/db"), SecretString: aws.String("v1"),
+		AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(replicaRegion)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn, v1 := aws.ToString(out.ARN), aws.ToString(out.VersionId)
+	for _, op := range []string{"GetSecretValue", "DescribeSecret"} {
+		srv.InjectFault(awsemu.Fault{Region: primaryRegion, Op: op, Hang: true})
+	}
+	c, err := secretcache.New(primarySM, func(o *secretcache.Options) {
+		o.TTL, o.Jitter, o.Clock = testTTL, -1, clock.Now
+		o.PrimaryTimeout = testPrimaryTimeout
+		o.Replicas = []secretcache.Replica{{Region: replicaRegion, Client: replicaSM}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := mustGet(t, c, arn)
+	if s.Region() != replicaRegion || s.VersionID() != v1 || s.ARN() == arn {
+		t.Fatalf("cold read = %v from %q (ARN %s); want %s's own ARN and version %s", s, s.Region(), s.ARN(), replicaRegion, v1)
+	}
+	put, err := primarySM.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(arn), SecretString: aws.String("v2"), VersionStages: []string{secretcache.StagePending},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := aws.ToString(put.VersionId)
+	clock.Advance(testTTL + time.Second)
+	mustGet(t, c, arn)
+	secretcache.WaitIdle(c)
+	if _, err := primarySM.UpdateSecretVersionStage(t.Context(), &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(arn), VersionStage: aws.String(secretcache.StageCurrent),
+		MoveToVersionId: aws.String(v2), RemoveFromVersionId: aws.String(v1),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The pending rotation seen on the replica means a poll after
+	// RotationPollInterval, not TTL.
+	clock.Advance(secretcache.DefaultRotationPollInterval + time.Second)
+	mustGet(t, c, arn)
+	secretcache.WaitIdle(c)
+	if s := mustGet(t, c, arn); s.VersionID() != v2 || s.Region() != replicaRegion {
+		t.Fatalf("after the rotation: %v from %q, want version %s from %s", s, s.Region(), v2, replicaRegion)
+	}
+}
