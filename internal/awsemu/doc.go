@@ -31,8 +31,32 @@
 //     returned, but never enforced: there is no IAM evaluation, so every
 //     caller may do everything, whatever a policy says. Check policies
 //     offline with package policy.
-//   - There is one account (Options.AccountID) and one Region
-//     (Options.Region); credentials and request signatures are not checked.
+//   - There is one account (Options.AccountID). Credentials and request
+//     signatures are not checked, but the Region a request is signed for
+//     (its SigV4 credential scope) selects which Region serves it, all at
+//     one URL; unsigned requests go to Options.Region. Each Region has its
+//     own secrets and KMS keys, created on first use: a client of any
+//     Region name that looks like one (lower-case letters, digits, dashes)
+//     finds an empty Region. [Server.AWSConfigFor] builds its clients.
+//   - Replication (CreateSecret AddReplicaRegions, ReplicateSecretToRegions,
+//     RemoveRegionsFromReplication, StopReplicationToReplica) copies the
+//     primary's versions (same VersionIds), staging labels, description,
+//     tags, resource policy and rotation configuration to each replica,
+//     re-encrypted under the replica Region's key. Changes arrive after
+//     Options.ReplicationDelay by the server's clock (zero: within the
+//     request), applied when any later Secrets Manager request arrives;
+//     AWS replicates asynchronously within seconds. So that tests can see
+//     the lag, a replica shows InProgress while any change is on its way,
+//     not only while it is created as AWS documents. A replica that cannot
+//     be written (name taken without ForceOverwriteReplicaSecret, replica
+//     key missing, disabled or pending deletion) shows Failed with the
+//     reason; the primary's next change retries it. Replicas refuse every
+//     write, including UpdateSecret of their key, with
+//     InvalidParameterException; DescribeSecret shows PrimaryRegion only
+//     on replicated secrets (primaries and replicas). Rotation, including
+//     [Server.RunDueRotations], runs on primaries only.
+//   - Fault.Region restricts a fault to requests signed for one Region, to
+//     simulate a Regional outage.
 //   - CancelRotateSecret leaves an unfinished rotation's AWSPENDING label in
 //     place and returns that version's id, as AWS documents; removing the
 //     label is the caller's job.

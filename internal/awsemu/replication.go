@@ -189,7 +189,7 @@ func (s *Server) applyReplicationLocked() {
 		}
 		ev.to.pending--
 		if msg := s.applySnapshot(ev); msg != "" {
-			ev.to.status, ev.to.message = replFailed, "Replication failed: "+msg
+			ev.to.status, ev.to.message = replFailed, msg
 			ev.to.fingerprint = "" // the primary's next change tries again
 		} else if ev.to.pending == 0 && ev.to.status != replFailed {
 			ev.to.status, ev.to.message = replInSync, "Replication succeeded"
@@ -214,7 +214,7 @@ func (s *Server) applySnapshot(ev *replicationEvent) string {
 	}
 	if rep != nil && (!rep.repl.isReplica || rep.arn != arn) {
 		if !ev.to.force {
-			return fmt.Sprintf("Secret name %s already exists in Region: %s.", snap.name, ev.to.region)
+			return "Secret with this name already exists in this region"
 		}
 		target.remove(rep) // ForceOverwriteReplicaSecret
 		rep = nil

@@ -246,3 +246,286 @@ func TestRegionalFault(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
 }
+
+func TestReplicationLag(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t, func(o *awsemu.Options) { o.ReplicationDelay = time.Minute })
+	clock := newFakeClock(srv, t0)
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	out := createReplicated(t, ce, west)
+	require.Equal(t, types.StatusTypeInProgress, out.ReplicationStatus[0].Status)
+	_, err := cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+	var nf *types.ResourceNotFoundException
+	require.ErrorAs(t, err, &nf, "the replica does not exist before the delay")
+
+	clock.Advance(time.Minute)
+	require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
+	require.Equal(t, types.StatusTypeInSync, describe(t, ce, "app/db").ReplicationStatus[0].Status)
+
+	// A rotation-like sequence: each change arrives after the delay, in order.
+	_, err = ce.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("app/db"), SecretString: aws.String("v2"), ClientRequestToken: aws.String(token(2)),
+	})
+	require.NoError(t, err)
+	clock.Advance(30 * time.Second)
+	_, err = ce.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("app/db"), SecretString: aws.String("v3"), ClientRequestToken: aws.String(token(3)),
+	})
+	require.NoError(t, err)
+	require.Equal(t, types.StatusTypeInProgress, describe(t, ce, "app/db").ReplicationStatus[0].Status)
+	require.Equal(t, "v1", *current(t, cw, "app/db").SecretString, "the replica lags")
+	clock.Advance(30 * time.Second)
+	require.Equal(t, "v2", *current(t, cw, "app/db").SecretString)
+	require.Equal(t, types.StatusTypeInProgress, describe(t, ce, "app/db").ReplicationStatus[0].Status, "v3 is still on its way")
+	clock.Advance(30 * time.Second)
+	require.Equal(t, "v3", *current(t, cw, "app/db").SecretString)
+	require.Equal(t, types.StatusTypeInSync, describe(t, ce, "app/db").ReplicationStatus[0].Status)
+
+	// SetReplicationDelay(0) makes later changes synchronous.
+	srv.SetReplicationDelay(0)
+	_, err = ce.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("app/db"), SecretString: aws.String("v4"), ClientRequestToken: aws.String(token(4)),
+	})
+	require.NoError(t, err)
+	require.Equal(t, "v4", *current(t, cw, "app/db").SecretString)
+}
+
+func TestReplicationLagRealClock(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t, func(o *awsemu.Options) { o.ReplicationDelay = 100 * time.Millisecond })
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	createReplicated(t, ce, west)
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		out, err := cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+		return err == nil && *out.SecretString == "v1"
+	}, 5*time.Second, 10*time.Millisecond)
+	require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
+}
+
+func TestReplicateSecretToRegions(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw, cu := smIn(srv, east), smIn(srv, west), smIn(srv, eu)
+	createSecret(t, ce, "app/db", "v1", 1)
+	require.Nil(t, describe(t, ce, "app/db").PrimaryRegion)
+
+	// A customer managed key of the replica Region.
+	kw := kms.NewFromConfig(srv.AWSConfigFor(west))
+	key, err := kw.CreateKey(t.Context(), &kms.CreateKeyInput{})
+	require.NoError(t, err)
+	out, err := ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+		SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(west), KmsKeyId: key.KeyMetadata.KeyId}},
+	})
+	require.NoError(t, err)
+	require.Len(t, out.ReplicationStatus, 1)
+	require.Equal(t, *key.KeyMetadata.KeyId, *out.ReplicationStatus[0].KmsKeyId)
+	require.Equal(t, types.StatusTypeInSync, out.ReplicationStatus[0].Status)
+	require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
+	require.Equal(t, *key.KeyMetadata.Arn, *describe(t, cw, "app/db").KmsKeyId, "the replica is encrypted under its Region's key")
+
+	// A second Region is added next to the first.
+	out, err = ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+		SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(eu)}},
+	})
+	require.NoError(t, err)
+	require.Len(t, out.ReplicationStatus, 2)
+	require.Equal(t, "v1", *current(t, cu, "app/db").SecretString)
+
+	// Invalid Regions.
+	for _, bad := range []string{east, "Not_A_Region"} {
+		_, err = ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+			SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(bad)}},
+		})
+		var ipe *types.InvalidParameterException
+		require.ErrorAs(t, err, &ipe, bad)
+	}
+}
+
+func TestReplicaFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("name taken in the replica Region", func(t *testing.T) {
+		t.Parallel()
+		srv := awsemu.New(t)
+		ce, cw := smIn(srv, east), smIn(srv, west)
+		createSecret(t, cw, "app/db", "west's own", 9)
+		out := createReplicated(t, ce, west)
+		require.Equal(t, types.StatusTypeFailed, out.ReplicationStatus[0].Status)
+		require.Equal(t, "Secret with this name already exists in this region", *out.ReplicationStatus[0].StatusMessage)
+		require.Equal(t, "west's own", *current(t, cw, "app/db").SecretString, "the existing secret is left alone")
+		require.Nil(t, describe(t, cw, "app/db").PrimaryRegion)
+
+		// ForceOverwriteReplicaSecret replaces it.
+		_, err := ce.RemoveRegionsFromReplication(t.Context(), &secretsmanager.RemoveRegionsFromReplicationInput{SecretId: aws.String("app/db"), RemoveReplicaRegions: []string{west}})
+		require.NoError(t, err)
+		require.Equal(t, "west's own", *current(t, cw, "app/db").SecretString, "removing a failed replica deletes nothing")
+		rep, err := ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+			SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(west)}}, ForceOverwriteReplicaSecret: true,
+		})
+		require.NoError(t, err)
+		require.Equal(t, types.StatusTypeInSync, rep.ReplicationStatus[0].Status)
+		require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
+		require.Equal(t, east, *describe(t, cw, "app/db").PrimaryRegion)
+	})
+	t.Run("replica key missing or disabled", func(t *testing.T) {
+		t.Parallel()
+		srv := awsemu.New(t)
+		ce, cw := smIn(srv, east), smIn(srv, west)
+		createSecret(t, ce, "app/db", "v1", 1)
+		out, err := ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+			SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(west), KmsKeyId: aws.String("alias/missing")}},
+		})
+		require.NoError(t, err)
+		require.Equal(t, types.StatusTypeFailed, out.ReplicationStatus[0].Status)
+		require.Contains(t, *out.ReplicationStatus[0].StatusMessage, "alias/missing is not found")
+		_, err = cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+		var nf *types.ResourceNotFoundException
+		require.ErrorAs(t, err, &nf, "a failed replica is not created")
+
+		// A replica whose key is later disabled: the next change fails.
+		kw := kms.NewFromConfig(srv.AWSConfigFor(west))
+		key, err := kw.CreateKey(t.Context(), &kms.CreateKeyInput{})
+		require.NoError(t, err)
+		_, err = ce.RemoveRegionsFromReplication(t.Context(), &secretsmanager.RemoveRegionsFromReplicationInput{SecretId: aws.String("app/db"), RemoveReplicaRegions: []string{west}})
+		require.NoError(t, err)
+		_, err = ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+			SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(west), KmsKeyId: key.KeyMetadata.Arn}},
+		})
+		require.NoError(t, err)
+		require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
+		_, err = kw.DisableKey(t.Context(), &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId})
+		require.NoError(t, err)
+		_, err = ce.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String("app/db"), SecretString: aws.String("v2")})
+		require.NoError(t, err, "the primary's write succeeds")
+		rs := describe(t, ce, "app/db").ReplicationStatus[0]
+		require.Equal(t, types.StatusTypeFailed, rs.Status)
+		require.Contains(t, *rs.StatusMessage, "is disabled")
+		_, err = cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+		var df *types.DecryptionFailure
+		require.ErrorAs(t, err, &df, "a replica read needs the replica Region's key")
+
+		// Once the key is back, the primary's next change brings the replica up to date.
+		_, err = kw.EnableKey(t.Context(), &kms.EnableKeyInput{KeyId: key.KeyMetadata.KeyId})
+		require.NoError(t, err)
+		_, err = ce.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String("app/db"), SecretString: aws.String("v3")})
+		require.NoError(t, err)
+		require.Equal(t, types.StatusTypeInSync, describe(t, ce, "app/db").ReplicationStatus[0].Status)
+		require.Equal(t, "v3", *current(t, cw, "app/db").SecretString)
+	})
+}
+
+func TestRemoveRegionsFromReplication(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw, cu := smIn(srv, east), smIn(srv, west), smIn(srv, eu)
+	createReplicated(t, ce, west, eu)
+	out, err := ce.RemoveRegionsFromReplication(t.Context(), &secretsmanager.RemoveRegionsFromReplicationInput{SecretId: aws.String("app/db"), RemoveReplicaRegions: []string{west}})
+	require.NoError(t, err)
+	require.Len(t, out.ReplicationStatus, 1)
+	require.Equal(t, eu, *out.ReplicationStatus[0].Region)
+	_, err = cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+	var nf *types.ResourceNotFoundException
+	require.ErrorAs(t, err, &nf, "the replica is deleted")
+	require.Equal(t, "v1", *current(t, cu, "app/db").SecretString)
+
+	_, err = ce.RemoveRegionsFromReplication(t.Context(), &secretsmanager.RemoveRegionsFromReplicationInput{SecretId: aws.String("app/db"), RemoveReplicaRegions: []string{west}})
+	var ipe *types.InvalidParameterException
+	require.ErrorAs(t, err, &ipe, "not a replica Region")
+
+	_, err = ce.RemoveRegionsFromReplication(t.Context(), &secretsmanager.RemoveRegionsFromReplicationInput{SecretId: aws.String("app/db"), RemoveReplicaRegions: []string{eu}})
+	require.NoError(t, err)
+	d := describe(t, ce, "app/db")
+	require.Nil(t, d.PrimaryRegion)
+	require.Empty(t, d.ReplicationStatus)
+	_, err = ce.DeleteSecret(t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String("app/db"), ForceDeleteWithoutRecovery: aws.Bool(true)})
+	require.NoError(t, err, "without replicas the secret can be deleted")
+}
+
+func TestStopReplicationToReplica(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw, cu := smIn(srv, east), smIn(srv, west), smIn(srv, eu)
+	createReplicated(t, ce, west, eu)
+	_, err := ce.StopReplicationToReplica(t.Context(), &secretsmanager.StopReplicationToReplicaInput{SecretId: aws.String("app/db")})
+	var ire *types.InvalidRequestException
+	require.ErrorAs(t, err, &ire, "the primary is not a replica")
+
+	out, err := cw.StopReplicationToReplica(t.Context(), &secretsmanager.StopReplicationToReplicaInput{SecretId: aws.String("app/db")})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(*out.ARN, "arn:aws:secretsmanager:us-west-2:"), *out.ARN)
+
+	// West is now a standalone secret: writable, no longer updated.
+	d := describe(t, cw, "app/db")
+	require.Nil(t, d.PrimaryRegion)
+	_, err = cw.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String("app/db"), SecretString: aws.String("west")})
+	require.NoError(t, err)
+	_, err = ce.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String("app/db"), SecretString: aws.String("v2")})
+	require.NoError(t, err)
+	require.Equal(t, "west", *current(t, cw, "app/db").SecretString)
+	require.Equal(t, "v2", *current(t, cu, "app/db").SecretString, "the other replica still follows")
+	rs := describe(t, ce, "app/db").ReplicationStatus
+	require.Len(t, rs, 1)
+	require.Equal(t, eu, *rs[0].Region)
+}
+
+func TestRotationRunsOnThePrimary(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	clock := newFakeClock(srv, t0)
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	r := &rotator{c: ce, newValue: "rotated"}
+	srv.RegisterRotationFunc(lambdaARN, r.fn)
+	createReplicated(t, ce, west)
+
+	_, err := ce.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{
+		SecretId: aws.String("app/db"), RotationLambdaARN: aws.String(lambdaARN), ClientRequestToken: aws.String(token(2)),
+		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(1)},
+	})
+	require.NoError(t, err)
+	got := current(t, cw, "app/db")
+	require.Equal(t, "rotated", *got.SecretString)
+	require.Equal(t, token(2), *got.VersionId)
+	require.Equal(t, stagesOf(t, ce, "app/db"), stagesOf(t, cw, "app/db"))
+	rd := describe(t, cw, "app/db")
+	require.True(t, *rd.RotationEnabled, "the replica shows its primary's rotation configuration")
+	require.Equal(t, lambdaARN, *rd.RotationLambdaARN)
+	require.Equal(t, *describe(t, ce, "app/db").LastRotatedDate, *rd.LastRotatedDate)
+
+	// The scheduler rotates the primary once, never the replica.
+	n := len(r.steps())
+	clock.Advance(25 * time.Hour)
+	r.newValue = "scheduled"
+	require.NoError(t, srv.RunDueRotations(t.Context()))
+	require.Len(t, r.steps(), n+4, "one rotation: four steps")
+	for _, c := range r.steps()[n:] {
+		require.True(t, strings.HasPrefix(c.secretID, "arn:aws:secretsmanager:us-east-1:"), c.secretID)
+	}
+	require.Equal(t, "scheduled", *current(t, cw, "app/db").SecretString)
+	require.Equal(t, stagesOf(t, ce, "app/db"), stagesOf(t, cw, "app/db"))
+}
+
+func TestRegionalOutageFaults(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	createReplicated(t, ce, west)
+	get := &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")}
+	for _, f := range []awsemu.Fault{
+		{Region: east, Reset: true},
+		{Region: east, Code: "ThrottlingException"},
+		{Region: east, Op: "GetSecretValue", Code: "ServiceUnavailable", Status: 503},
+	} {
+		srv.ClearFaults()
+		srv.ResetCalls()
+		srv.InjectFault(f)
+		_, err := ce.GetSecretValue(t.Context(), get)
+		require.Error(t, err, "%+v", f)
+		require.Equal(t, "v1", *current(t, cw, "app/db").SecretString, "%+v: the replica Region answers", f)
+		require.Equal(t, int64(2), srv.Calls("GetSecretValue"), "calls are counted in every Region")
+	}
+	// A fault for an unknown Region matches nothing.
+	srv.ClearFaults()
+	srv.InjectFault(awsemu.Fault{Region: "ap-south-1", Code: "InternalServiceError"})
+	require.Equal(t, "v1", *current(t, ce, "app/db").SecretString)
+	require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
+}

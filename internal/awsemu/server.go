@@ -34,7 +34,9 @@ const maxRequestBody = 1 << 20
 
 // Options configure a Server.
 type Options struct {
-	// Region is the region in ARNs and in AWSConfig. Default DefaultRegion.
+	// Region is the default Region: the one AWSConfig's clients use and
+	// the one that serves requests not signed for a Region. Default
+	// DefaultRegion.
 	Region string
 	// AccountID is the account that owns every secret and key. Default DefaultAccountID.
 	AccountID string
@@ -246,7 +248,7 @@ func errServerClosed() *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "awsemu: server closed."}
 }
 
-// Region returns the emulated region.
+// Region returns the server's default Region (Options.Region).
 func (s *Server) Region() string { return s.region }
 
 // AccountID returns the emulated account id.
