@@ -3,6 +3,7 @@ package awsemu
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -262,6 +263,9 @@ func (s *Server) applySnapshot(ev *replicationEvent) string {
 	return ""
 }
 
+// regionPattern is the service model's constraint on a replica Region.
+var regionPattern = regexp.MustCompile(`^([a-z]+-)+\d+$`)
+
 // replicaRegionInput is one entry of AddReplicaRegions.
 type replicaRegionInput struct {
 	Region   string
@@ -280,12 +284,15 @@ type replicationStatusOutput struct {
 // validateReplicaRegions checks AddReplicaRegions for a primary in region.
 func validateReplicaRegions(region string, add []replicaRegionInput) *apiError {
 	seen := map[string]bool{}
-	for _, r := range add {
-		if !validRegion(r.Region) {
-			return errorf("InvalidParameterException", "Invalid replica region: %q.", r.Region)
+	for i, r := range add {
+		if r.Region == "" {
+			return errRequired(fmt.Sprintf("addReplicaRegions.%d.member.region", i+1))
+		}
+		if !regionPattern.MatchString(r.Region) {
+			return errValidation(fmt.Sprintf("addReplicaRegions.%d.member.region", i+1), `Member must satisfy regular expression pattern: ^([a-z]+-)+\d+$`)
 		}
 		if r.Region == region {
-			return errorf("InvalidParameterException", "Invalid replica region: the secret's primary Region %s can't also be a replica Region.", region)
+			return errorf("InvalidParameterException", "Invalid replica region.")
 		}
 		if seen[r.Region] {
 			return errorf("InvalidParameterException", "Duplicate replica region: %s.", r.Region)

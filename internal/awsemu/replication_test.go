@@ -2,7 +2,9 @@ package awsemu_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,7 +226,7 @@ func TestReplicaIsReadOnly(t *testing.T) {
 	// The primary cannot be deleted while it has replicas.
 	_, err := ce.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: id})
 	requireSMError(t, err, "InvalidParameterException", "")
-	require.Contains(t, err.Error(), "still has replica regions [us-west-2]")
+	require.ErrorContains(t, err, "You can't delete secret "+*current(t, ce, "app/db").ARN+" that still has replica regions [us-west-2].")
 }
 
 func TestRegionalFault(t *testing.T) {
@@ -294,8 +296,8 @@ func TestReplicationLagRealClock(t *testing.T) {
 	t.Parallel()
 	srv := awsemu.New(t, func(o *awsemu.Options) { o.ReplicationDelay = 100 * time.Millisecond })
 	ce, cw := smIn(srv, east), smIn(srv, west)
+	start := time.Now() // before the write: the replica cannot appear sooner than 100ms after it
 	createReplicated(t, ce, west)
-	start := time.Now()
 	require.Eventually(t, func() bool {
 		out, err := cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
 		return err == nil && *out.SecretString == "v1"
@@ -333,13 +335,15 @@ func TestReplicateSecretToRegions(t *testing.T) {
 	require.Equal(t, "v1", *current(t, cu, "app/db").SecretString)
 
 	// Invalid Regions.
-	for _, bad := range []string{east, "Not_A_Region"} {
-		_, err = ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
-			SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(bad)}},
-		})
-		var ipe *types.InvalidParameterException
-		require.ErrorAs(t, err, &ipe, bad)
-	}
+	_, err = ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+		SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(east)}},
+	})
+	requireSMError(t, err, "InvalidParameterException", "Invalid replica region.")
+	_, err = ce.ReplicateSecretToRegions(t.Context(), &secretsmanager.ReplicateSecretToRegionsInput{
+		SecretId: aws.String("app/db"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String("Not_A_Region")}},
+	})
+	requireSMError(t, err, "ValidationException", "")
+	require.Len(t, describe(t, ce, "app/db").ReplicationStatus, 2, "a refused request adds nothing")
 }
 
 func TestReplicaFailures(t *testing.T) {
@@ -528,4 +532,63 @@ func TestRegionalOutageFaults(t *testing.T) {
 	srv.InjectFault(awsemu.Fault{Region: "ap-south-1", Code: "InternalServiceError"})
 	require.Equal(t, "v1", *current(t, ce, "app/db").SecretString)
 	require.Equal(t, "v1", *current(t, cw, "app/db").SecretString)
+}
+
+// TestReplicationConcurrentUse writes primaries in two Regions that
+// replicate to each other while replicas are read, under -race: no
+// deadlock, no race, and every replica ends on its primary's last value.
+func TestReplicationConcurrentUse(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t, func(o *awsemu.Options) { o.ReplicationDelay = time.Millisecond })
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	for _, p := range []struct {
+		c            *secretsmanager.Client
+		name, target string
+	}{{ce, "a", west}, {cw, "b", east}} {
+		_, err := p.c.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+			Name: aws.String(p.name), SecretString: aws.String("0"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(p.target)}},
+		})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { // the replicas exist after the delay
+		_, errA := cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("a")})
+		_, errB := ce.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("b")})
+		return errA == nil && errB == nil
+	}, 5*time.Second, time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for _, p := range []struct {
+		primary, replica *secretsmanager.Client
+		name             string
+	}{{ce, cw, "a"}, {cw, ce, "b"}} {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= 20; i++ {
+				if _, err := p.primary.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(p.name), SecretString: aws.String(fmt.Sprint(i))}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if _, err := p.replica.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(p.name)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		a, errA := cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("a")})
+		b, errB := ce.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("b")})
+		return errA == nil && errB == nil && *a.SecretString == "20" && *b.SecretString == "20"
+	}, 5*time.Second, 5*time.Millisecond)
 }
