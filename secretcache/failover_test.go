@@ -3,8 +3,13 @@ package secretcache_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
@@ -423,5 +429,40 @@ func TestFailoverReplicatedRotation(t *testing.T) {
 	secretcache.WaitIdle(c)
 	if s := mustGet(t, c, arn); s.VersionID() != v2 || s.Region() != replicaRegion {
 		t.Fatalf("after the rotation: %v from %q, want version %s from %s", s, s.Region(), v2, replicaRegion)
+	}
+}
+
+// TestIsOutage pins the classification for errors the emulator cannot
+// produce (DNS, refused connections) beside typical SDK ones.
+func TestIsOutage(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"deadline", fmt.Errorf("op: %w", context.DeadlineExceeded), true},
+		{"canceled", fmt.Errorf("op: %w", context.Canceled), false},
+		{"refused", &smithyhttp.RequestSendError{Err: refused}, true},
+		{"refused bare", refused, true},
+		{"dns", &net.DNSError{Err: "no such host", Name: "secretsmanager.invalid"}, true},
+		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{"reset", syscall.ECONNRESET, true},
+		{"throttling", &smithy.GenericAPIError{Code: "ThrottlingException"}, true},
+		{"internal", &types.InternalServiceError{}, true},
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Fault: smithy.FaultClient}, false},
+		{"not found", &types.ResourceNotFoundException{}, false},
+		{"decryption", &types.DecryptionFailure{}, false},
+		{"invalid parameter", &types.InvalidParameterException{}, false},
+		{"invalid request", &types.InvalidRequestException{}, false},
+		{"client validation", &smithy.InvalidParamsError{Context: "GetSecretValueInput"}, false},
+		{"other", errors.New("boom"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := secretcache.IsOutage(tc.err); got != tc.want {
+				t.Fatalf("IsOutage(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
 	}
 }
