@@ -592,3 +592,24 @@ func TestReplicationConcurrentUse(t *testing.T) {
 		return errA == nil && errB == nil && *a.SecretString == "20" && *b.SecretString == "20"
 	}, 5*time.Second, 5*time.Millisecond)
 }
+
+func TestListSecretsPrimaryRegion(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	createReplicated(t, ce, west)
+	createSecret(t, ce, "plain", "p", 2)
+	names := func(c *secretsmanager.Client, region string) []string {
+		out, err := c.ListSecrets(t.Context(), &secretsmanager.ListSecretsInput{Filters: []types.Filter{{Key: types.FilterNameStringTypePrimaryRegion, Values: []string{region}}}})
+		require.NoError(t, err)
+		var got []string
+		for _, s := range out.SecretList {
+			require.Equal(t, region, *s.PrimaryRegion)
+			got = append(got, *s.Name)
+		}
+		return got
+	}
+	require.Equal(t, []string{"app/db"}, names(ce, east), "only replicated secrets have a primary Region")
+	require.Equal(t, []string{"app/db"}, names(cw, east), "the replica's primary Region")
+	require.Empty(t, names(cw, west))
+}
