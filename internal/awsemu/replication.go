@@ -328,8 +328,21 @@ func (sec *secret) replica(region string) *replicaStatus {
 	return nil
 }
 
+// replicaIn returns the replica of the primary sec (of m's Region) in
+// region and that Region's store, or a nil secret when there is none: a
+// secret of the same name there that is standalone or another primary's
+// replica is not sec's. smMu must be held.
+func (m *secretsManager) replicaIn(sec *secret, region string) (*secretsManager, *secret) {
+	target := m.srv.regionState(region).sm
+	rep := target.byName[sec.name]
+	if rep == nil || !rep.repl.isReplica || rep.arn != target.arnPrefix()+strings.TrimPrefix(sec.arn, m.arnPrefix()) {
+		return target, nil
+	}
+	return target, rep
+}
+
 // replicationStatus renders sec's replicas for a response. smMu must be held.
-func (s *Server) replicationStatus(sec *secret) []replicationStatusOutput {
+func (m *secretsManager) replicationStatus(sec *secret) []replicationStatusOutput {
 	if len(sec.repl.replicas) == 0 {
 		return nil
 	}
@@ -339,7 +352,7 @@ func (s *Server) replicationStatus(sec *secret) []replicationStatusOutput {
 		if o.KmsKeyID == "" {
 			o.KmsKeyID = managedAlias
 		}
-		if rep := s.regionState(rs.region).sm.byName[sec.name]; rep != nil && rep.repl.isReplica {
+		if _, rep := m.replicaIn(sec, rs.region); rep != nil {
 			o.LastAccessedDate = date(rep.lastAccessed)
 		}
 		out = append(out, o)
@@ -378,7 +391,7 @@ func (m *secretsManager) replicateSecretToRegions(body []byte) (any, error) {
 		return nil, aerr
 	}
 	m.addReplicas(sec, in.AddReplicaRegions, in.ForceOverwriteReplicaSecret)
-	return replicationOutput{ARN: sec.arn, ReplicationStatus: m.srv.replicationStatus(sec)}, nil
+	return replicationOutput{ARN: sec.arn, ReplicationStatus: m.replicationStatus(sec)}, nil
 }
 
 type removeRegionsInput struct {
@@ -411,15 +424,14 @@ func (m *secretsManager) removeRegionsFromReplication(body []byte) (any, error) 
 	for _, region := range in.RemoveReplicaRegions {
 		rs := sec.replica(region)
 		sec.repl.replicas = slices.DeleteFunc(sec.repl.replicas, func(r *replicaStatus) bool { return r == rs })
-		target := m.srv.regionState(region).sm
-		if rep := target.byName[sec.name]; rep != nil && rep.repl.isReplica {
+		if target, rep := m.replicaIn(sec, region); rep != nil {
 			target.remove(rep)
 		}
 	}
 	if len(sec.repl.replicas) == 0 {
 		sec.repl.primaryRegion = ""
 	}
-	return replicationOutput{ARN: sec.arn, ReplicationStatus: m.srv.replicationStatus(sec)}, nil
+	return replicationOutput{ARN: sec.arn, ReplicationStatus: m.replicationStatus(sec)}, nil
 }
 
 // stopReplicationToReplica, called in a replica's Region, makes the replica

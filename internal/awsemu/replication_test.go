@@ -613,3 +613,22 @@ func TestListSecretsPrimaryRegion(t *testing.T) {
 	require.Equal(t, []string{"app/db"}, names(cw, east), "the replica's primary Region")
 	require.Empty(t, names(cw, west))
 }
+
+// TestReplicaOfAnotherPrimary: two primaries of the same name in two
+// Regions both replicate to a third; only the first gets it, and removing
+// the second's failed replica leaves the first's in place.
+func TestReplicaOfAnotherPrimary(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw, cu := smIn(srv, east), smIn(srv, west), smIn(srv, eu)
+	createReplicated(t, ce, eu)
+	out, err := cw.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("app/db"), SecretString: aws.String("west"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(eu)}},
+	})
+	require.NoError(t, err)
+	require.Equal(t, types.StatusTypeFailed, out.ReplicationStatus[0].Status)
+	_, err = cw.RemoveRegionsFromReplication(t.Context(), &secretsmanager.RemoveRegionsFromReplicationInput{SecretId: aws.String("app/db"), RemoveReplicaRegions: []string{eu}})
+	require.NoError(t, err)
+	require.Equal(t, "v1", *current(t, cu, "app/db").SecretString, "east's replica is not west's to delete")
+	require.Equal(t, east, *describe(t, cu, "app/db").PrimaryRegion)
+}

@@ -101,7 +101,7 @@ func (m *secretsManager) createSecret(body []byte) (any, error) {
 	m.byName[sec.name] = sec
 	m.byARN[sec.arn] = sec
 	m.addReplicas(sec, in.AddReplicaRegions, in.ForceOverwriteReplicaSecret)
-	out.ReplicationStatus = m.srv.replicationStatus(sec)
+	out.ReplicationStatus = m.replicationStatus(sec)
 	return out, nil
 }
 
@@ -427,7 +427,7 @@ func (m *secretsManager) describeSecret(body []byte) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return describeOutput{secretMeta: sec.meta(), VersionIdsToStages: sec.stageMap(), ReplicationStatus: m.srv.replicationStatus(sec)}, nil
+	return describeOutput{secretMeta: sec.meta(), VersionIdsToStages: sec.stageMap(), ReplicationStatus: m.replicationStatus(sec)}, nil
 }
 
 // touch records a change to a secret's metadata. m.mu must be held.
