@@ -80,6 +80,17 @@ func validRegion(name string) bool {
 	return true
 }
 
+// regionOpSep separates Region and operation in the keys of Server.calls
+// that count per Region; no operation name contains it.
+const regionOpSep = "\x00"
+
+func regionOp(region, op string) string { return region + regionOpSep + op }
+
+// CallsIn is Calls for the requests signed for region (unsigned requests
+// count for the default Region), counting requests answered with an
+// injected fault. ResetCalls resets it too.
+func (s *Server) CallsIn(region, op string) int64 { return s.Calls(regionOp(region, op)) }
+
 type regionKey struct{}
 
 // withRegion records the Region a request is for in its context.

@@ -632,3 +632,25 @@ func TestReplicaOfAnotherPrimary(t *testing.T) {
 	require.Equal(t, "v1", *current(t, cu, "app/db").SecretString, "east's replica is not west's to delete")
 	require.Equal(t, east, *describe(t, cu, "app/db").PrimaryRegion)
 }
+
+func TestCallsIn(t *testing.T) {
+	t.Parallel()
+	srv := awsemu.New(t)
+	ce, cw := smIn(srv, east), smIn(srv, west)
+	createReplicated(t, ce, west)
+	srv.ResetCalls()
+	current(t, ce, "app/db")
+	for range 2 {
+		current(t, cw, "app/db")
+	}
+	srv.InjectFault(awsemu.Fault{Region: west, Code: "ThrottlingException", Times: 1})
+	_, err := cw.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+	require.Error(t, err)
+	require.Equal(t, int64(1), srv.CallsIn(east, "GetSecretValue"))
+	require.Equal(t, int64(3), srv.CallsIn(west, "GetSecretValue"), "faulted requests count")
+	require.Equal(t, int64(0), srv.CallsIn(eu, "GetSecretValue"))
+	require.Equal(t, int64(4), srv.Calls("GetSecretValue"))
+	require.Equal(t, int64(4), srv.TotalCalls())
+	srv.ResetCalls()
+	require.Equal(t, int64(0), srv.CallsIn(west, "GetSecretValue"))
+}

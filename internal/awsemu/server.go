@@ -77,7 +77,7 @@ type Server struct {
 	clock atomic.Pointer[func() time.Time]
 
 	callsMu sync.RWMutex
-	calls   map[string]*atomic.Int64 // guarded by callsMu (the map; counters are atomic)
+	calls   map[string]*atomic.Int64 // guarded by callsMu (the map; counters are atomic); by op and by regionOp
 
 	faultMu sync.Mutex
 	faults  []*Fault   // guarded by faultMu
@@ -312,8 +312,8 @@ func (s *Server) SetClock(now func() time.Time) {
 
 func (s *Server) now() time.Time { return (*s.clock.Load())() }
 
-// Calls returns how many requests for op the server has received, counting
-// requests answered with an injected fault.
+// Calls returns how many requests for op the server has received in every
+// Region, counting requests answered with an injected fault.
 func (s *Server) Calls(op string) int64 {
 	s.callsMu.RLock()
 	c := s.calls[op]
@@ -324,13 +324,16 @@ func (s *Server) Calls(op string) int64 {
 	return c.Load()
 }
 
-// TotalCalls returns the number of requests received for all operations.
+// TotalCalls returns the number of requests received for all operations
+// in every Region.
 func (s *Server) TotalCalls() int64 {
 	s.callsMu.RLock()
 	defer s.callsMu.RUnlock()
 	var n int64
-	for _, c := range s.calls {
-		n += c.Load()
+	for key, c := range s.calls {
+		if !strings.Contains(key, regionOpSep) {
+			n += c.Load()
+		}
 	}
 	return n
 }
@@ -448,6 +451,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // client went away
 	}
 	region := s.requestRegion(r)
+	s.count(regionOp(region, op))
 	f, faulted := s.takeFault(op, region)
 	if faulted && !f.After {
 		if !s.applyFault(life, w, r, f) {
