@@ -24,7 +24,8 @@ const (
 
 // Options configure a Cache. New copies DefaultOptions, applies the caller's
 // functions to the copy and validates the result; the caller's values are
-// never retained by reference except the Client, Logger and hooks.
+// never retained by reference except the Clients (primary and Replicas),
+// Logger and hooks.
 type Options struct {
 	// TTL is how long a fetched stage mapping is served without any API
 	// call. After TTL a read still returns the cached value at once and
@@ -102,7 +103,11 @@ type Options struct {
 	// the primary is skipped for that secret for a backoff (ErrorBackoff
 	// doubling to MaxErrorBackoff, at most the shortest jittered TTL),
 	// then tried by one fetch per backoff period; as soon as it answers it
-	// is preferred again. Hits never call a replica. nil: no failover.
+	// is preferred again. No replica's error is taken as an answer about
+	// the secret (it may not be replicated there): if every replica fails,
+	// the fetch fails with the primary's error, unwrappable with
+	// errors.As, and a cached value is kept as after any failed refresh.
+	// Hits never call a replica. nil: no failover.
 	Replicas []Replica
 
 	// PrimaryTimeout bounds each call to the primary Client when Replicas
