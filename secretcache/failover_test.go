@@ -466,3 +466,25 @@ func TestIsOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestFailoverReplicaErrorIsNotAuthoritative: a replica answering
+// not-found (say the secret is not replicated there) while the primary is
+// down must not drop the cached value; it is served until TTL+MaxStale as
+// after any failed refresh, and the error is the primary's outage.
+func TestFailoverReplicaErrorIsNotAuthoritative(t *testing.T) {
+	r := newRegions(t)
+	r.create(t, "s", "v1", "1")
+	c := r.cache(t)
+	mustGet(t, c, "s")
+	r.down()
+	r.replica.InjectFault(awsemu.Fault{Code: "ResourceNotFoundException"})
+	r.clock.Advance(testTTL + time.Second)
+	_, err := c.Refresh(t.Context(), "s")
+	var nf *types.ResourceNotFoundException
+	if err == nil || errors.As(err, &nf) || !secretcache.IsOutage(err) || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+		t.Fatalf("Refresh = %v, want the primary's outage error naming the replica's answer", err)
+	}
+	if s := mustGet(t, c, "s"); s.Region() != primaryRegion {
+		t.Fatalf("cached value after a replica's not-found = %v from %q, want the old one kept", s, s.Region())
+	}
+}
