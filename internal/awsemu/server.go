@@ -525,6 +525,7 @@ func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http
 			return false
 		case <-life.Done():
 			t.Stop()
+			resetConn(w) // an empty return would send 200 with no body
 			return false
 		}
 	}
@@ -532,18 +533,12 @@ func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http
 		select {
 		case <-r.Context().Done():
 		case <-life.Done():
+			resetConn(w)
 		}
 		return false
 	}
 	if f.Reset {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				if tc, ok := conn.(*net.TCPConn); ok {
-					tc.SetLinger(0) //nolint:errcheck // best effort RST
-				}
-				conn.Close()
-			}
-		}
+		resetConn(w)
 		return false
 	}
 	if f.Code == "" {
@@ -565,6 +560,18 @@ func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http
 	}
 	s.writeError(w, &apiError{Status: status, Code: f.Code, Message: msg})
 	return false
+}
+
+// resetConn closes the request's TCP connection without an answer.
+func resetConn(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0) //nolint:errcheck // best effort RST
+			}
+			conn.Close()
+		}
+	}
 }
 
 func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
