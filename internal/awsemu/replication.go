@@ -87,6 +87,8 @@ type versionSnapshot struct {
 // SetReplicationDelay sets how long, by the server's clock, changes to
 // primary secrets take to reach their replicas, for changes made after
 // the call. Zero replicates within the request that made the change.
+// Changes reach replicas in the order they were made: after a shorter
+// delay is set, a new change still waits for those queued before it.
 func (s *Server) SetReplicationDelay(d time.Duration) {
 	s.smMu.Lock()
 	defer s.smMu.Unlock()
