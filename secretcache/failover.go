@@ -160,8 +160,9 @@ func (f *failover) up(id string) {
 // that the first TTL refresh after the primary recovers goes to it.
 func (c *Cache) primaryBackoff(fails int32) int64 {
 	d := c.backoff(fails)
-	if ttl := int64(float64(c.opts.TTL) * (1 - c.opts.Jitter)); ttl > 0 && ttl < d {
-		d = ttl
+	// float64(math.MaxInt64) does not fit back in an int64: compare first.
+	if ttl := float64(c.opts.TTL) * (1 - c.opts.Jitter); ttl >= 1 && ttl < float64(d) {
+		d = int64(ttl)
 	}
 	return d
 }
