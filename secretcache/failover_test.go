@@ -488,3 +488,54 @@ func TestFailoverReplicaErrorIsNotAuthoritative(t *testing.T) {
 		t.Fatalf("cached value after a replica's not-found = %v from %q, want the old one kept", s, s.Region())
 	}
 }
+
+// TestFailoverNoStormOnOneEmulator is the storm bound on the multi-Region
+// emulator, counting each Region's requests with CallsIn: while the
+// primary hangs, one primary request per backoff period per secret, and
+// the first refresh after it recovers goes to it.
+func TestFailoverNoStormOnOneEmulator(t *testing.T) {
+	srv := awsemu.New(t, func(o *awsemu.Options) { o.Region = primaryRegion })
+	clock := newFakeClock()
+	srv.SetClock(clock.Now)
+	noRetry := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }
+	primarySM := secretsmanager.NewFromConfig(srv.AWSConfigFor(primaryRegion), noRetry)
+	replicaSM := secretsmanager.NewFromConfig(srv.AWSConfigFor(replicaRegion), noRetry)
+	if _, err := primarySM.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("s"), SecretString: aws.String("v1"),
+		AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(replicaRegion)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(awsemu.Fault{Region: primaryRegion, Hang: true})
+	const backoff = 10 * time.Second
+	c, err := secretcache.New(primarySM, func(o *secretcache.Options) {
+		o.TTL, o.Jitter, o.Clock = time.Hour, -1, clock.Now
+		o.ErrorBackoff, o.MaxErrorBackoff = backoff, backoff
+		o.PrimaryTimeout = testPrimaryTimeout
+		o.Replicas = []secretcache.Replica{{Region: replicaRegion, Client: replicaSM}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	calls := func(region string) int64 {
+		return srv.CallsIn(region, "GetSecretValue") + srv.CallsIn(region, "DescribeSecret")
+	}
+	mustGet(t, c, "s")
+	for range 3 { // 3 backoff periods, 5 forced refreshes in each
+		for range 5 {
+			clock.Advance(backoff / 5)
+			if _, err := c.Refresh(t.Context(), "s"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if p, r := calls(primaryRegion), calls(replicaRegion); p != 4 || r != 16 {
+		t.Fatalf("requests: %s %d, %s %d; want 4 (the cold read, then 1 per period) and 16 (every read)", primaryRegion, p, replicaRegion, r)
+	}
+	srv.ClearFaults()
+	clock.Advance(backoff)
+	if s, err := c.Refresh(t.Context(), "s"); err != nil || s.Region() != primaryRegion {
+		t.Fatalf("first refresh after recovery = %v, %v; want the primary's answer", s, err)
+	}
+}
