@@ -80,6 +80,9 @@ type Cache struct {
 	refreshes, errors, evictions atomic.Uint64
 	callsGet, callsDescribe      atomic.Uint64
 	callsBatch                   atomic.Uint64
+	failovers                    atomic.Uint64
+
+	fo failover // primary Region outages, with Options.Replicas
 }
 
 // state is what an entry knows at one moment. It is immutable once
@@ -487,6 +490,7 @@ func (c *Cache) Stats() Stats {
 		Errors:       c.errors.Load(),
 		Evictions:    c.evictions.Load(),
 		Entries:      c.ix.len(),
+		Failovers:    c.failovers.Load(),
 		Calls: CallStats{
 			GetSecretValue:      c.callsGet.Load(),
 			DescribeSecret:      c.callsDescribe.Load(),

@@ -63,6 +63,35 @@
 // OnChange reports each move of AWSCURRENT the cache observes, on a
 // goroutine of its own, in order.
 //
+// # Replica Regions
+//
+// Options.Replicas names, in order of preference, clients for Regions the
+// secrets are replicated to. A fetch (first read, TTL or rotation-poll
+// refresh, Refresh) calls the primary Client, each call bounded by
+// Options.PrimaryTimeout (default 800ms), and on an outage error
+// (IsOutage: a timeout, a connection refused or reset, an HTTP 5xx,
+// throttling after the SDK's retries) makes the same call to each replica
+// until one answers. An answer about the secret (AccessDeniedException,
+// ResourceNotFoundException, DecryptionFailure, a validation error) is
+// never failed over. A secret id that is a name is sent to the replica as
+// is; an ARN is sent with its Region translated to the replica's
+// (replicas keep the name and suffix). The answer is cached like the
+// primary's, DescribeSecret on the replica carries the replicated stages
+// (so rotation awareness goes on), Secret.Region says which Region
+// answered and Stats.Failovers counts it. So a cold read during a primary
+// outage costs PrimaryTimeout plus one replica round trip, under 1s with
+// the defaults.
+//
+// After an outage error the primary is skipped for that secret for a
+// backoff (ErrorBackoff doubling to MaxErrorBackoff, never more than the
+// shortest jittered TTL), then tried by one fetch per backoff period: no
+// storm against a dead Region. As soon as it answers it is preferred
+// again, so the first TTL refresh after it recovers goes to it. Prefetch
+// reads the primary only; a secret it could not load is read by Get with
+// failover. Hits never call anyone, and no value is ever served beyond
+// TTL+MaxStale because a Region is down: if every Region fails, reads
+// behave as after any failed refresh.
+//
 // # Concurrency and lifetime
 //
 // A hit is a lock-free lookup and an atomic load; it allocates nothing.

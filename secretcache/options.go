@@ -2,7 +2,9 @@ package secretcache
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -17,11 +19,13 @@ const (
 	DefaultErrorBackoff         = time.Second
 	DefaultMaxErrorBackoff      = 5 * time.Minute
 	DefaultFetchTimeout         = 30 * time.Second
+	DefaultPrimaryTimeout       = 800 * time.Millisecond
 )
 
 // Options configure a Cache. New copies DefaultOptions, applies the caller's
 // functions to the copy and validates the result; the caller's values are
-// never retained by reference except the Client, Logger and hooks.
+// never retained by reference except the Clients (primary and Replicas),
+// Logger and hooks.
 type Options struct {
 	// TTL is how long a fetched stage mapping is served without any API
 	// call. After TTL a read still returns the cached value at once and
@@ -85,8 +89,38 @@ type Options struct {
 	// waiters. Default 30s.
 	FetchTimeout time.Duration
 
+	// Replicas are clients for Regions the secrets are replicated to,
+	// tried in order when the primary Client fails with an outage error
+	// (see IsOutage) or is in its outage backoff for the secret; never on
+	// an answer such as AccessDeniedException or
+	// ResourceNotFoundException. They serve first fetches, TTL and
+	// rotation-poll refreshes and Refresh (GetSecretValue and
+	// DescribeSecret alike); Prefetch reads the primary only. A secret id
+	// that is a name is sent to a replica as is; an ARN is sent with its
+	// Region field replaced by the replica's Region. A replica's answer is
+	// cached like the primary's; Secret.Region says which Region served
+	// it, and Stats.Failovers counts such answers. After an outage error
+	// the primary is skipped for that secret for a backoff (ErrorBackoff
+	// doubling to MaxErrorBackoff, at most the shortest jittered TTL),
+	// then tried by one fetch per backoff period; as soon as it answers it
+	// is preferred again. No replica's error is taken as an answer about
+	// the secret (it may not be replicated there): if every replica fails,
+	// the fetch fails with the primary's error, unwrappable with
+	// errors.As, and a cached value is kept as after any failed refresh.
+	// Hits never call a replica. nil: no failover.
+	Replicas []Replica
+
+	// PrimaryTimeout bounds each call to the primary Client when Replicas
+	// is set, so that a hanging primary Region costs a read at most this
+	// plus one replica round trip: with the defaults a cold read during a
+	// primary outage completes within about 1s. FetchTimeout still bounds
+	// the whole fetch and must be longer. Without Replicas it is unused.
+	// Default 800ms; negative: no per-call bound.
+	PrimaryTimeout time.Duration
+
 	// Logger receives one line per notable event (a failed refresh, a
-	// DescribeSecret permission fallback, a recovered OnChange panic).
+	// DescribeSecret permission fallback, a recovered OnChange panic, an
+	// answer served by a replica Region).
 	// Secret values are never logged. nil: no logging.
 	Logger *slog.Logger
 
@@ -144,6 +178,7 @@ func DefaultOptions() Options {
 		ErrorBackoff:         DefaultErrorBackoff,
 		MaxErrorBackoff:      DefaultMaxErrorBackoff,
 		FetchTimeout:         DefaultFetchTimeout,
+		PrimaryTimeout:       DefaultPrimaryTimeout,
 	}
 }
 
@@ -187,7 +222,22 @@ func (o *Options) resolve() error {
 	if o.FetchTimeout == 0 {
 		o.FetchTimeout = d.FetchTimeout
 	}
+	switch {
+	case o.PrimaryTimeout == 0:
+		o.PrimaryTimeout = d.PrimaryTimeout
+	case o.PrimaryTimeout < 0:
+		o.PrimaryTimeout = 0
+	}
+	o.Replicas = slices.Clone(o.Replicas)
 	var errs []error
+	for i, r := range o.Replicas {
+		if r.Client == nil || r.Region == "" {
+			errs = append(errs, fmt.Errorf("secretcache: Replicas[%d] needs a Client and a Region", i))
+		}
+	}
+	if len(o.Replicas) > 0 && o.PrimaryTimeout >= o.FetchTimeout {
+		errs = append(errs, errors.New("secretcache: PrimaryTimeout must be shorter than FetchTimeout, or no time is left for a replica"))
+	}
 	if o.TTL < 0 {
 		errs = append(errs, errors.New("secretcache: TTL must not be negative"))
 	}

@@ -170,7 +170,7 @@ func (c *Cache) store(id string, sec *Secret, began int64) error {
 	if st != nil {
 		pending = st.pending
 		if st.sec != nil && st.sec.versionID == sec.versionID {
-			sec = st.sec.withStages(sec.stages)
+			sec = st.sec.withStages(sec.stages, sec.arn)
 		}
 	}
 	if pending {

@@ -125,7 +125,7 @@ func (c *Cache) applyDescribe(ctx context.Context, e *entry, st *state, d *secre
 		// an answer, not an outage, so fail drops the old value.
 		op, err = "DescribeSecret", stageGone(e.sel())
 	case cached != nil:
-		sec = cached.withStages(d.VersionIdsToStages[version])
+		sec = cached.withStages(d.VersionIdsToStages[version], aws.ToString(d.ARN))
 	default:
 		in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionId: aws.String(version)}
 		if sec, err = c.getValue(ctx, id, in); err != nil {
@@ -160,7 +160,7 @@ func (c *Cache) repoint(o *entry, ost *state, d *secretsmanager.DescribeSecretOu
 		return
 	}
 	if cached := find(version); cached != nil {
-		c.succeed(o, ost, cached.withStages(d.VersionIdsToStages[version]), began, fresh, pending)
+		c.succeed(o, ost, cached.withStages(d.VersionIdsToStages[version], aws.ToString(d.ARN)), began, fresh, pending)
 		return
 	}
 	old := ost.value()
@@ -335,18 +335,24 @@ func (c *Cache) refreshByValue(ctx context.Context, e *entry, st *state, began i
 		return c.fail(e, began, "GetSecretValue", err)
 	}
 	if st != nil && st.sec != nil && st.sec.versionID == sec.versionID {
-		sec = st.sec.withStages(sec.stages) // keep the shared pointer stable
+		sec = st.sec.withStages(sec.stages, sec.arn) // keep the shared pointer stable
 	}
 	now := c.now()
 	return c.succeed(e, st, sec, began, after(now, c.jitter(c.opts.TTL)), false)
 }
 
 // describe calls DescribeSecret.
+// With Options.Replicas it fails over as described there.
 func (c *Cache) describe(ctx context.Context, id string) (*secretsmanager.DescribeSecretOutput, error) {
-	c.callsDescribe.Add(1)
-	began := c.eventClock()
-	out, err := c.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)}, withUserAgent)
-	c.emitFetch("DescribeSecret", id, began, err)
+	var out *secretsmanager.DescribeSecretOutput
+	err := c.call(ctx, id, func(ctx context.Context, cl Client, sid string) error {
+		c.callsDescribe.Add(1)
+		began := c.eventClock()
+		var err error
+		out, err = cl.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(sid)}, withUserAgent)
+		c.emitFetch("DescribeSecret", id, began, err)
+		return err
+	})
 	return out, err
 }
 
@@ -514,11 +520,23 @@ func (c *Cache) fail(e *entry, began int64, op string, err error) (*Secret, erro
 }
 
 // getValue calls GetSecretValue and converts the result.
+// With Options.Replicas it fails over as described there.
 func (c *Cache) getValue(ctx context.Context, id string, in *secretsmanager.GetSecretValueInput) (*Secret, error) {
-	c.callsGet.Add(1)
-	began := c.eventClock()
-	out, err := c.client.GetSecretValue(ctx, in, withUserAgent)
-	c.emitFetch("GetSecretValue", id, began, err)
+	var out *secretsmanager.GetSecretValueOutput
+	err := c.call(ctx, id, func(ctx context.Context, cl Client, sid string) error {
+		c.callsGet.Add(1)
+		rin := in
+		if sid != id {
+			cp := *in
+			cp.SecretId = aws.String(sid)
+			rin = &cp
+		}
+		began := c.eventClock()
+		var err error
+		out, err = cl.GetSecretValue(ctx, rin, withUserAgent)
+		c.emitFetch("GetSecretValue", id, began, err)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -564,14 +582,18 @@ func internStages(stages []string) []string {
 	return out
 }
 
-// withStages returns s with its stages replaced, or s itself if they are
-// equal. The value is shared, not copied.
-func (s *Secret) withStages(stages []string) *Secret {
-	if slices.Equal(s.stages, stages) {
+// withStages returns s with its stages replaced, and its ARN if arn is
+// not empty (the answer came from another Region), or s itself if they
+// are equal. The value is shared, not copied.
+func (s *Secret) withStages(stages []string, arn string) *Secret {
+	if slices.Equal(s.stages, stages) && (arn == "" || arn == s.arn) {
 		return s
 	}
 	n := *s
 	n.stages = internStages(stages)
+	if arn != "" {
+		n.arn = arn
+	}
 	return &n
 }
 

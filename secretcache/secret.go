@@ -38,8 +38,14 @@ type Secret struct {
 	binary    bool
 }
 
-// ARN returns the secret's ARN.
+// ARN returns the secret's ARN in the Region that served it (see Region).
 func (s *Secret) ARN() string { return s.arn }
+
+// Region returns the AWS Region whose answer this Secret reflects: the
+// Region field of its ARN, which is the primary's or, after a failover,
+// the replica Region that served the value or last confirmed its stages
+// (see Options.Replicas). It is "" if the service returned no ARN.
+func (s *Secret) Region() string { return arnRegion(s.arn) }
 
 // Name returns the secret's friendly name.
 func (s *Secret) Name() string { return s.name }

@@ -35,8 +35,13 @@ type Stats struct {
 	Evictions uint64
 	// Entries is the number of cached entries now.
 	Entries int
+	// Failovers counts API calls answered by a replica Region
+	// (Options.Replicas) because the primary failed with an outage error
+	// or was in its outage backoff.
+	Failovers uint64
 	// Calls counts the API calls the cache made, per operation, including
-	// failed ones (but not the SDK's own retries).
+	// failed ones and those sent to replica Regions (but not the SDK's own
+	// retries).
 	Calls CallStats
 }
 

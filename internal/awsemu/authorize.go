@@ -65,13 +65,13 @@ type caller struct {
 // loopback, but it stands for AWS's TLS endpoints, where every SDK request
 // is secure; the common "deny unless aws:SecureTransport" statement must
 // not deny every test.
-func (s *Server) requestContext(p *caller) map[string][]string {
+func (s *Server) requestContext(p *caller, region string) map[string][]string {
 	now := s.now().UTC()
 	ctx := map[string][]string{
 		"aws:CurrentTime":     {now.Format(time.RFC3339)},
 		"aws:EpochTime":       {strconv.FormatInt(now.Unix(), 10)},
 		"aws:SecureTransport": {"true"},
-		"aws:RequestedRegion": {s.region},
+		"aws:RequestedRegion": {region},
 	}
 	if p.sourceIP != "" {
 		ctx["aws:SourceIp"] = []string{p.sourceIP}
@@ -215,12 +215,12 @@ func arnAccount(arn string) string {
 // answer instead of serving it, or a reply to send without serving it (a
 // caller of another account listing its own, empty, account), or neither
 // when the request may be served.
-func (s *Server) authorize(p *caller, service, op string, body []byte) (reply any, err error) {
+func (s *Server) authorize(rs regionState, p *caller, service, op string, body []byte) (reply any, err error) {
 	switch {
 	case service == "secretsmanager" && slices.Contains(secretsManagerOps, op):
-		return s.sm.authorize(p, op, body)
+		return rs.sm.authorize(p, op, body)
 	case service == "TrentService" && slices.Contains(kmsOps, op):
-		return s.kms.authorize(p, op, body)
+		return rs.kms.authorize(p, op, body)
 	}
 	return nil, nil // the service answers the unknown operation
 }
@@ -280,7 +280,7 @@ func (m *secretsManager) authorize(p *caller, op string, body []byte) (any, erro
 	}
 	action := "secretsmanager:" + op
 	foreign := p.account != m.srv.accountID
-	ctx := m.srv.requestContext(p)
+	ctx := m.srv.requestContext(p, m.region)
 	switch op {
 	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue":
 		if err := m.srv.decide(p, action, "*", nil, "", ctx); err != nil {
@@ -399,7 +399,7 @@ func boolString(b bool) string {
 func (m *secretsManager) target(p *caller, id string) (sec *secret, arn string) {
 	if !strings.HasPrefix(id, "arn:") {
 		if p.account != m.srv.accountID {
-			return nil, "arn:aws:secretsmanager:" + m.srv.region + ":" + p.account + ":secret:" + id
+			return nil, "arn:aws:secretsmanager:" + m.region + ":" + p.account + ":secret:" + id
 		}
 		if sec, err := m.lookup(id); err == nil {
 			return sec, sec.arn
@@ -419,7 +419,7 @@ func (m *secretsManager) authorizeCreate(p *caller, in *smRequest, foreign bool)
 	if in.Name == "" {
 		return nil // the operation answers the missing name
 	}
-	ctx := m.srv.requestContext(p)
+	ctx := m.srv.requestContext(p, m.region)
 	ctx["secretsmanager:Name"] = []string{in.Name}
 	if in.KmsKeyID != "" {
 		ctx["secretsmanager:KmsKeyId"] = []string{in.KmsKeyID}
@@ -432,7 +432,7 @@ func (m *secretsManager) authorizeCreate(p *caller, in *smRequest, foreign bool)
 	if foreign {
 		account = p.account
 	}
-	arn := "arn:aws:secretsmanager:" + m.srv.region + ":" + account + ":secret:" + in.Name + "-??????"
+	arn := "arn:aws:secretsmanager:" + m.region + ":" + account + ":secret:" + in.Name + "-??????"
 	if err := m.srv.decide(p, "secretsmanager:CreateSecret", arn, nil, "", ctx); err != nil {
 		return err
 	}
@@ -469,7 +469,7 @@ func (m *secretsManager) authorizeReadLocked(p *caller, sec *secret, versionID, 
 // secretsmanager:GetSecretValue on it and the kms:Decrypt of its current
 // value. m.mu must be held.
 func (m *secretsManager) authorizeBatchLocked(p *caller, sec *secret) *apiError {
-	ctx := m.srv.requestContext(p)
+	ctx := m.srv.requestContext(p, m.region)
 	for _, t := range sec.tags {
 		ctx["secretsmanager:ResourceTag/"+t.Key] = []string{t.Value}
 		ctx["aws:ResourceTag/"+t.Key] = []string{t.Value}
@@ -521,8 +521,8 @@ func (k *keyService) authorizeForSecret(p *caller, action, keyID, secretARN, ver
 	if err != nil {
 		return errorf("InternalServiceError", "awsemu: stored key policy of %s does not parse: %v", arn, err)
 	}
-	ctx := k.srv.requestContext(p)
-	ctx["kms:ViaService"] = []string{"secretsmanager." + k.srv.region + ".amazonaws.com"}
+	ctx := k.srv.requestContext(p, k.region)
+	ctx["kms:ViaService"] = []string{"secretsmanager." + k.region + ".amazonaws.com"}
 	ctx["kms:EncryptionContext:SecretARN"] = []string{secretARN}
 	ctx["kms:EncryptionContextKeys"] = []string{"SecretARN", "SecretVersionId"}
 	if versionID != "" {
@@ -557,7 +557,7 @@ func (k *keyService) authorize(p *caller, op string, body []byte) (any, error) {
 			return nil, errorf("MalformedPolicyDocumentException", "The new key policy is not a valid policy document: %s", err)
 		}
 	}
-	ctx := k.srv.requestContext(p)
+	ctx := k.srv.requestContext(p, k.region)
 	if len(in.EncryptionContext) > 0 {
 		keys := make([]string, 0, len(in.EncryptionContext))
 		for ck, cv := range in.EncryptionContext {
@@ -581,7 +581,7 @@ func (k *keyService) authorize(p *caller, op string, body []byte) (any, error) {
 		}
 		return nil, k.srv.errNotModelled(p)
 	case "CreateAlias":
-		aliasARN := "arn:aws:kms:" + k.srv.region + ":" + p.account + ":" + in.AliasName
+		aliasARN := "arn:aws:kms:" + k.region + ":" + p.account + ":" + in.AliasName
 		if err := k.srv.decide(p, action, aliasARN, k.srv.delegatingKeyPolicy(p.account), "", ctx); err != nil {
 			return nil, err
 		}
@@ -614,7 +614,7 @@ func (k *keyService) authorize(p *caller, op string, body []byte) (any, error) {
 		if foreign && keyID != "" && !strings.HasPrefix(keyID, "arn:") {
 			// The caller's own account, which holds no keys: its IAM
 			// policies decide whether it learns that.
-			own := "arn:aws:kms:" + k.srv.region + ":" + p.account + ":"
+			own := "arn:aws:kms:" + k.region + ":" + p.account + ":"
 			if strings.HasPrefix(keyID, "alias/") {
 				if err := k.srv.decide(p, action, own+keyID, k.srv.delegatingKeyPolicy(p.account), "", ctx); err != nil {
 					return nil, err

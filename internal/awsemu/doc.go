@@ -48,7 +48,7 @@
 //     aws:MultiFactorAuthAge, aws:SourceVpce, ...) is absent, so conditions
 //     on it are false unless negated or ...IfExists.
 //   - Resources (secrets and KMS keys) exist in one account
-//     (Options.AccountID) and one Region (Options.Region); resources of
+//     (Options.AccountID), in every Region (see below); resources of
 //     other accounts are not modelled. Principals may belong to any
 //     account: one of another account reaches the emulated resources by
 //     ARN, while a name, partial ARN, key id or alias resolves in its
@@ -69,6 +69,31 @@
 //     lockout safety check, and RotateSecret does not check
 //     lambda:InvokeFunction: rotation functions run as the service, and
 //     their calls back are checked as the principal of the client they use.
+//   - The Region a request is signed for
+//     (its SigV4 credential scope) selects which Region serves it, all at
+//     one URL; unsigned requests go to Options.Region. Each Region has its
+//     own secrets and KMS keys, created on first use: a client of any
+//     Region name that looks like one (lower-case letters, digits, dashes)
+//     finds an empty Region. [Server.AWSConfigFor] builds its clients.
+//   - Replication (CreateSecret AddReplicaRegions, ReplicateSecretToRegions,
+//     RemoveRegionsFromReplication, StopReplicationToReplica) copies the
+//     primary's versions (same VersionIds), staging labels, description,
+//     tags, resource policy and rotation configuration to each replica,
+//     re-encrypted under the replica Region's key. Changes arrive after
+//     Options.ReplicationDelay by the server's clock (zero: within the
+//     request), applied when any later Secrets Manager request arrives;
+//     AWS replicates asynchronously within seconds. So that tests can see
+//     the lag, a replica shows InProgress while any change is on its way,
+//     not only while it is created as AWS documents. A replica that cannot
+//     be written (name taken without ForceOverwriteReplicaSecret, replica
+//     key missing, disabled or pending deletion) shows Failed with the
+//     reason; the primary's next change retries it. Replicas refuse every
+//     write, including UpdateSecret of their key, with
+//     InvalidParameterException; DescribeSecret shows PrimaryRegion only
+//     on replicated secrets (primaries and replicas). Rotation, including
+//     [Server.RunDueRotations], runs on primaries only.
+//   - Fault.Region restricts a fault to requests signed for one Region, to
+//     simulate a Regional outage.
 //   - CancelRotateSecret leaves an unfinished rotation's AWSPENDING label in
 //     place and returns that version's id, as AWS documents; removing the
 //     label is the caller's job.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -209,4 +210,41 @@ func ExampleServer_RunDueRotations() {
 	// next rotation: 2030-01-31
 	// day 29: 0 rotation(s)
 	// day 31: 1 rotation(s)
+}
+
+// One server serves every Region: a client's Region, from AWSConfigFor, is
+// the Region its requests are signed for. A secret replicated to us-west-2
+// can still be read there while us-east-1 is down.
+func ExampleServer_AWSConfigFor() {
+	srv, err := awsemu.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	noRetry := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }
+	east := secretsmanager.NewFromConfig(srv.AWSConfigFor("us-east-1"), noRetry)
+	west := secretsmanager.NewFromConfig(srv.AWSConfigFor("us-west-2"), noRetry)
+
+	created, err := east.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("prod/db"), SecretString: aws.String("pw-1"),
+		AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String("us-west-2")}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("replica:", *created.ReplicationStatus[0].Region, created.ReplicationStatus[0].Status)
+
+	srv.InjectFault(awsemu.Fault{Region: "us-east-1", Code: "InternalServiceError"}) // a Regional outage
+	_, err = east.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("prod/db")})
+	fmt.Println("us-east-1 fails:", err != nil)
+	out, err := west.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("prod/db")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("us-west-2 serves:", *out.SecretString, strings.Split(*out.ARN, ":")[3])
+	// Output:
+	// replica: us-west-2 InSync
+	// us-east-1 fails: true
+	// us-west-2 serves: pw-1 us-west-2
 }

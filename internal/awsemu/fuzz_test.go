@@ -43,6 +43,10 @@ var fuzzOps = []string{
 	"TrentService.Decrypt",
 	"TrentService.GenerateDataKey",
 	"TrentService.ScheduleKeyDeletion",
+	// Appended so that the indices of the corpus entries above hold.
+	"secretsmanager.ReplicateSecretToRegions",
+	"secretsmanager.RemoveRegionsFromReplication",
+	"secretsmanager.StopReplicationToReplica",
 }
 
 // fuzzLambdaARN is a rotation function registered on every fuzz server, so
@@ -72,6 +76,7 @@ func newFuzzServer(tb testing.TB) *Server {
 		{"secretsmanager.CreateSecret", `{"Name":"s","SecretString":"v1","ClientRequestToken":"00000000-0000-4000-8000-000000000001"}`},
 		{"secretsmanager.PutSecretValue", `{"SecretId":"s","SecretString":"v2","ClientRequestToken":"00000000-0000-4000-8000-000000000002"}`},
 		{"secretsmanager.CreateSecret", `{"Name":"b","SecretBinary":"AAEC"}`},
+		{"secretsmanager.CreateSecret", `{"Name":"r","SecretString":"v","AddReplicaRegions":[{"Region":"us-west-2"}]}`},
 	} {
 		if rec := serveFuzz(s, req.target, []byte(req.body)); rec.Code != http.StatusOK {
 			tb.Fatalf("seeding %s: %d %s", req.target, rec.Code, rec.Body)

@@ -21,7 +21,8 @@ import (
 // AccessDeniedException, as its AWS policy does. With it, authorize.go
 // evaluates them.
 type keyService struct {
-	srv *Server
+	srv    *Server
+	region string
 
 	mu      sync.Mutex
 	keys    map[string]*kmsKey   // guarded by mu; by key id
@@ -31,14 +32,18 @@ type keyService struct {
 
 // newKeyService returns the KMS of s's account, holding only the AWS managed
 // key alias/aws/secretsmanager, which AWS creates in every account.
-func newKeyService(s *Server) *keyService {
-	k := &keyService{srv: s, keys: make(map[string]*kmsKey), aliases: make(map[string]*kmsAlias)}
+func newKeyService(s *Server) *keyService { return newRegionKeys(s, s.region) }
+
+// newRegionKeys returns the KMS of s's account in region, holding only its
+// AWS managed key alias/aws/secretsmanager.
+func newRegionKeys(s *Server, region string) *keyService {
+	k := &keyService{srv: s, region: region, keys: make(map[string]*kmsKey), aliases: make(map[string]*kmsAlias)}
 	now := s.now()
 	id := newKeyID()
 	m := newKMSKey(id, k.keyARN(id), now)
 	m.managed = true
 	m.description = "Default key that protects my Secrets Manager data when no other key is defined"
-	m.policy = managedKeyPolicy(s.accountID, s.region)
+	m.policy = managedKeyPolicy(s.accountID, region)
 	k.keys[id] = m
 	k.aliases[managedAlias] = &kmsAlias{name: managedAlias, target: id, created: now, updated: now}
 	k.managed = m
@@ -46,7 +51,7 @@ func newKeyService(s *Server) *keyService {
 }
 
 func (k *keyService) arnPrefix() string {
-	return "arn:aws:kms:" + k.srv.region + ":" + k.srv.accountID + ":"
+	return "arn:aws:kms:" + k.region + ":" + k.srv.accountID + ":"
 }
 
 func (k *keyService) keyARN(id string) string     { return k.arnPrefix() + "key/" + id }

@@ -129,6 +129,8 @@ func (f filter) match(sec *secret, val string) bool {
 		return strings.HasPrefix(sec.name, val)
 	case "description":
 		return sec.description != "" && strings.HasPrefix(strings.ToLower(sec.description), strings.ToLower(val))
+	case "primary-region":
+		return sec.repl.primaryRegion != "" && strings.HasPrefix(sec.repl.primaryRegion, val)
 	case "tag-key":
 		return anyPrefix(tagFields(sec.tags, true))
 	case "tag-value":
@@ -145,7 +147,7 @@ func (f filter) match(sec *secret, val string) bool {
 			return !slices.ContainsFunc(words, func(have string) bool { return strings.HasPrefix(have, w) })
 		})
 	}
-	return false // primary-region, owning-service: no emulated secret has either
+	return false // owning-service: no emulated secret has one
 }
 
 func tagFields(tags []tag, keys bool) []string {

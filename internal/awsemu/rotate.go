@@ -281,30 +281,42 @@ func (s *Server) RunDueRotations(ctx context.Context) error {
 		return errors.New("awsemu: RunDueRotations: server closed")
 	}
 	defer s.inflight.Done()
-	m := s.sm
-	m.mu.Lock()
+	// Every Region's scheduler, the default Region first; replicas
+	// rotate only through their primary.
+	s.smMu.Lock()
 	now := s.now()
-	var due []*secret
-	for _, sec := range m.byName {
-		if sec.deletedDate.IsZero() && sec.rotationEnabled != nil && *sec.rotationEnabled &&
-			!sec.nextRotation.IsZero() && !now.Before(sec.nextRotation) {
-			due = append(due, sec)
+	type dueRotation struct {
+		m   *secretsManager
+		arn string
+	}
+	var all []dueRotation
+	for _, rs := range s.allRegions() {
+		m := rs.sm
+		var due []*secret
+		for _, sec := range m.byName {
+			if sec.deletedDate.IsZero() && !sec.repl.isReplica && sec.rotationEnabled != nil && *sec.rotationEnabled &&
+				!sec.nextRotation.IsZero() && !now.Before(sec.nextRotation) {
+				due = append(due, sec)
+			}
+		}
+		slices.SortFunc(due, func(a, b *secret) int { return int(a.seq) - int(b.seq) })
+		for _, sec := range due {
+			all = append(all, dueRotation{m, sec.arn})
 		}
 	}
-	slices.SortFunc(due, func(a, b *secret) int { return int(a.seq) - int(b.seq) })
-	arns := make([]string, len(due))
-	for i, sec := range due {
-		arns[i] = sec.arn
-	}
-	m.mu.Unlock()
+	s.smMu.Unlock()
 
 	var errs []error
-	for _, arn := range arns {
+	for _, d := range all {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		if _, err := m.rotate(ctx, rotateSecretInput{SecretID: arn, resume: true}); err != nil {
-			errs = append(errs, fmt.Errorf("awsemu: scheduled rotation of %s: %w", arn, err))
+		_, err := d.m.rotate(ctx, rotateSecretInput{SecretID: d.arn, resume: true})
+		d.m.mu.Lock()
+		d.m.replicateLocked()
+		d.m.mu.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("awsemu: scheduled rotation of %s: %w", d.arn, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -28,6 +28,8 @@ type secret struct {
 	rotationRules     *rotationRules
 	lastRotated       time.Time
 	nextRotation      time.Time
+
+	repl replicaInfo
 }
 
 // version is one immutable value of a secret and the labels on it.
@@ -209,6 +211,7 @@ type secretMeta struct {
 	NextRotationDate  *float64       `json:"NextRotationDate,omitempty"`
 	Tags              []tag          `json:"Tags,omitempty"`
 	CreatedDate       *float64       `json:"CreatedDate,omitempty"`
+	PrimaryRegion     string         `json:"PrimaryRegion,omitempty"`
 }
 
 func (s *secret) meta() secretMeta {
@@ -237,6 +240,7 @@ func (s *secret) meta() secretMeta {
 		NextRotationDate:  date(s.nextRotation),
 		Tags:              slices.Clone(s.tags),
 		CreatedDate:       date(s.created),
+		PrimaryRegion:     s.repl.primaryRegion,
 	}
 }
 

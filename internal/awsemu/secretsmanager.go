@@ -36,17 +36,46 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@!-]+$`)
 type secretsManager struct {
 	srv *Server
 
-	mu     sync.Mutex
+	region string
+	kms    *keyService // the same Region's key service
+
+	// mu is shared by the secret stores of every Region of the server
+	// (Server.smMu), so replication can update two Regions at once.
+	mu     *sync.Mutex
 	byName map[string]*secret // guarded by mu; live and scheduled-for-deletion secrets
 	byARN  map[string]*secret // guarded by mu
 	seq    uint64             // guarded by mu; creation order of secrets and versions
 }
 
+// newSecretsManager returns the secret store of s's default Region.
 func newSecretsManager(s *Server) *secretsManager {
-	return &secretsManager{srv: s, byName: make(map[string]*secret), byARN: make(map[string]*secret)}
+	return newRegionSecrets(s, s.region, s.kms)
 }
 
+func newRegionSecrets(s *Server, region string, kms *keyService) *secretsManager {
+	return &secretsManager{srv: s, region: region, kms: kms, mu: &s.smMu, byName: make(map[string]*secret), byARN: make(map[string]*secret)}
+}
+
+// handle serves one operation. Replication due by the server's clock is
+// applied before it, a write to a replica is refused, and every change a
+// write makes to a primary is queued for its replicas afterwards.
 func (m *secretsManager) handle(ctx context.Context, op string, body []byte) (any, error) {
+	m.mu.Lock()
+	m.srv.applyReplicationLocked()
+	m.mu.Unlock()
+	if err := m.guardReplication(op, body); err != nil {
+		return nil, err
+	}
+	out, err := m.dispatch(ctx, op, body)
+	if !replicaReads[op] {
+		m.mu.Lock()
+		m.replicateLocked()
+		m.mu.Unlock()
+	}
+	return out, err
+}
+
+func (m *secretsManager) dispatch(ctx context.Context, op string, body []byte) (any, error) {
 	switch op {
 	case "CreateSecret":
 		return m.createSecret(body)
@@ -88,6 +117,12 @@ func (m *secretsManager) handle(ctx context.Context, op string, body []byte) (an
 		return m.tagResource(body)
 	case "UntagResource":
 		return m.untagResource(body)
+	case "ReplicateSecretToRegions":
+		return m.replicateSecretToRegions(body)
+	case "RemoveRegionsFromReplication":
+		return m.removeRegionsFromReplication(body)
+	case "StopReplicationToReplica":
+		return m.stopReplicationToReplica(body)
 	}
 	return nil, errorf("UnknownOperationException", "Unknown operation secretsmanager.%s.", op)
 }
@@ -113,7 +148,7 @@ func errRequired(field string) *apiError {
 
 // arnPrefix is what every secret ARN of this server starts with.
 func (m *secretsManager) arnPrefix() string {
-	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:", m.srv.region, m.srv.accountID)
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:", m.region, m.srv.accountID)
 }
 
 // lookup finds a secret by name, full ARN or partial ARN (the ARN without

@@ -36,7 +36,9 @@ const maxRequestBody = 1 << 20
 
 // Options configure a Server.
 type Options struct {
-	// Region is the region in ARNs and in AWSConfig. Default DefaultRegion.
+	// Region is the default Region: the one AWSConfig's clients use and
+	// the one that serves requests not signed for a Region. Default
+	// DefaultRegion.
 	Region string
 	// AccountID is the account that owns every secret and key. Default DefaultAccountID.
 	AccountID string
@@ -51,6 +53,10 @@ type Options struct {
 	// weighs; the package documentation lists what is not modelled.
 	// Default false: every request is allowed, whatever any policy says.
 	EnforceIAM bool
+	// ReplicationDelay is how long, by the server's clock, a change to a
+	// primary secret takes to reach its replicas; zero replicates within
+	// the request that made the change. See [Server.SetReplicationDelay].
+	ReplicationDelay time.Duration
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -82,7 +88,7 @@ type Server struct {
 	clock atomic.Pointer[func() time.Time]
 
 	callsMu sync.RWMutex
-	calls   map[string]*atomic.Int64 // guarded by callsMu (the map; counters are atomic)
+	calls   map[string]*atomic.Int64 // guarded by callsMu (the map; counters are atomic); by op and by regionOp
 
 	faultMu sync.Mutex
 	faults  []*Fault   // guarded by faultMu
@@ -91,8 +97,16 @@ type Server struct {
 	rotMu     sync.RWMutex
 	rotations map[string]RotationFunc // guarded by rotMu; by Lambda ARN
 
+	// sm and kms serve the default Region; other Regions are in regions.
+	// smMu is the one lock of every Region's secret store.
 	sm  *secretsManager
 	kms *keyService
+
+	smMu     sync.Mutex
+	replicas replication // guarded by smMu
+
+	regionMu sync.Mutex
+	regions  map[string]*regionState // guarded by regionMu; Regions other than the default
 
 	requestSeq atomic.Uint64
 
@@ -139,6 +153,10 @@ type Fault struct {
 	// Op is the operation name the fault applies to ("GetSecretValue",
 	// "Decrypt", ...); empty matches every operation.
 	Op string
+	// Region limits the fault to requests signed for that Region (see
+	// [Server.AWSConfigFor]); empty matches every Region. A fault with
+	// Region and no Op simulates a Regional outage.
+	Region string
 	// Code is the AWS error code to answer with, e.g. "ThrottlingException".
 	// Empty: after Delay (or Hang) the request is served normally.
 	Code string
@@ -212,6 +230,7 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 	s.clock.Store(&now)
 	s.kms = newKeyService(s)
 	s.sm = newSecretsManager(s)
+	s.replicas.delay = o.ReplicationDelay
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
 	return s, nil
@@ -276,7 +295,7 @@ func errServerClosed() *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "awsemu: server closed."}
 }
 
-// Region returns the emulated region.
+// Region returns the server's default Region (Options.Region).
 func (s *Server) Region() string { return s.region }
 
 // AccountID returns the emulated account id.
@@ -288,9 +307,15 @@ func (s *Server) AccountID() string { return s.accountID }
 // AKIAAWSEMU0000000000 another principal), BaseEndpoint set to URL and an HTTPClient whose
 // requests carry in-memory bodies (see bufferedBodies). Retries are the
 // SDK's defaults, as against real AWS.
-func (s *Server) AWSConfig() aws.Config {
+func (s *Server) AWSConfig() aws.Config { return s.AWSConfigFor(s.region) }
+
+// AWSConfigFor is AWSConfig for clients of another Region of this server:
+// the same URL, credentials and HTTP client, with Region set to region, so
+// the SDK signs each request for region and the server serves it from that
+// Region's secrets and keys.
+func (s *Server) AWSConfigFor(region string) aws.Config {
 	return aws.Config{
-		Region:       s.region,
+		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(rootAccessKeyID, "awsemu-secret-access-key", ""),
 		BaseEndpoint: aws.String(s.URL),
 		HTTPClient:   &http.Client{Transport: bufferedBodies{s.transport}},
@@ -336,8 +361,8 @@ func (s *Server) SetClock(now func() time.Time) {
 
 func (s *Server) now() time.Time { return (*s.clock.Load())() }
 
-// Calls returns how many requests for op the server has received, counting
-// requests answered with an injected fault.
+// Calls returns how many requests for op the server has received in every
+// Region, counting requests answered with an injected fault.
 func (s *Server) Calls(op string) int64 {
 	s.callsMu.RLock()
 	c := s.calls[op]
@@ -348,13 +373,16 @@ func (s *Server) Calls(op string) int64 {
 	return c.Load()
 }
 
-// TotalCalls returns the number of requests received for all operations.
+// TotalCalls returns the number of requests received for all operations
+// in every Region.
 func (s *Server) TotalCalls() int64 {
 	s.callsMu.RLock()
 	defer s.callsMu.RUnlock()
 	var n int64
-	for _, c := range s.calls {
-		n += c.Load()
+	for key, c := range s.calls {
+		if !strings.Contains(key, regionOpSep) {
+			n += c.Load()
+		}
 	}
 	return n
 }
@@ -400,11 +428,11 @@ func (s *Server) ClearFaults() {
 
 // takeFault returns a copy of the fault that applies to a request for op,
 // using up one of its Times.
-func (s *Server) takeFault(op string) (Fault, bool) {
+func (s *Server) takeFault(op, region string) (Fault, bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	for i, f := range s.faults {
-		if f.Op != "" && f.Op != op {
+		if f.Op != "" && f.Op != op || f.Region != "" && f.Region != region {
 			continue
 		}
 		if f.Probability > 0 && f.Probability < 1 && s.rng.Float64() >= f.Probability {
@@ -471,6 +499,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // client went away
 	}
+	region := s.requestRegion(r)
+	s.count(regionOp(region, op))
 	var call *caller
 	if s.enforceIAM {
 		var aerr *apiError
@@ -479,13 +509,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f, faulted := s.takeFault(op)
+	f, faulted := s.takeFault(op, region)
 	if faulted && !f.After {
 		if !s.applyFault(life, w, r, f) {
 			return
 		}
 	}
-	status, payload, code := s.serve(r.Context(), call, service, op, body)
+	status, payload, code := s.serve(withRegion(r.Context(), region), call, service, op, body)
 	if faulted && f.After && !s.applyFault(life, w, r, f) {
 		return // the effect is committed; the reply is lost
 	}
@@ -501,16 +531,17 @@ func (s *Server) serve(ctx context.Context, caller *caller, service, op string, 
 	}
 	var out any
 	var err error
+	rs := s.regionState(regionOf(ctx))
 	if caller != nil {
-		out, err = s.authorize(caller, service, op, body)
+		out, err = s.authorize(rs, caller, service, op, body)
 		ctx = withCaller(ctx, caller)
 	}
 	switch {
 	case err != nil || out != nil:
 	case service == "secretsmanager":
-		out, err = s.sm.handle(ctx, op, body)
+		out, err = rs.sm.handle(ctx, op, body)
 	case service == "TrentService":
-		out, err = s.kms.handle(ctx, op, body)
+		out, err = rs.kms.handle(ctx, op, body)
 	default:
 		err = &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown service " + service + "."}
 	}
@@ -557,6 +588,7 @@ func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http
 			return false
 		case <-life.Done():
 			t.Stop()
+			resetConn(w) // an empty return would send 200 with no body
 			return false
 		}
 	}
@@ -564,18 +596,12 @@ func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http
 		select {
 		case <-r.Context().Done():
 		case <-life.Done():
+			resetConn(w)
 		}
 		return false
 	}
 	if f.Reset {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				if tc, ok := conn.(*net.TCPConn); ok {
-					tc.SetLinger(0) //nolint:errcheck // best effort RST
-				}
-				conn.Close()
-			}
-		}
+		resetConn(w)
 		return false
 	}
 	if f.Code == "" {
@@ -597,6 +623,18 @@ func (s *Server) applyFault(life context.Context, w http.ResponseWriter, r *http
 	}
 	s.writeError(w, &apiError{Status: status, Code: f.Code, Message: msg})
 	return false
+}
+
+// resetConn closes the request's TCP connection without an answer.
+func resetConn(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0) //nolint:errcheck // best effort RST
+			}
+			conn.Close()
+		}
+	}
 }
 
 func (s *Server) writeError(w http.ResponseWriter, e *apiError) {

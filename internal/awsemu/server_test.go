@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -54,4 +55,31 @@ func TestServerCloseStopsRotations(t *testing.T) {
 	srv.Close() // idempotent
 
 	require.ErrorContains(t, srv.RunDueRotations(t.Context()), "closed", "a closed server runs no rotations")
+}
+
+// TestServerCloseWithRegions is not parallel (goleak): a server with
+// several Regions, replication still pending and a request held by a
+// Regional Hang fault closes without leaving a goroutine behind.
+func TestServerCloseWithRegions(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	srv, err := awsemu.Start(func(o *awsemu.Options) { o.ReplicationDelay = time.Hour })
+	require.NoError(t, err)
+	defer srv.Close()
+	east := secretsmanager.NewFromConfig(srv.AWSConfigFor("us-east-1"), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
+	west := secretsmanager.NewFromConfig(srv.AWSConfigFor("us-west-2"), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
+	_, err = east.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("s"), SecretString: aws.String("v"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String("us-west-2")}},
+	})
+	require.NoError(t, err)
+	srv.InjectFault(awsemu.Fault{Region: "us-west-2", Hang: true})
+	held := make(chan error, 1)
+	go func() {
+		_, err := west.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")})
+		held <- err
+	}()
+	require.Eventually(t, func() bool { return srv.CallsIn("us-west-2", "GetSecretValue") == 1 }, 5*time.Second, time.Millisecond)
+	srv.Close()
+	require.Error(t, <-held, "Close ends the held request")
+	_, err = east.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")})
+	require.Error(t, err, "a closed server serves no Region")
 }

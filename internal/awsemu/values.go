@@ -15,6 +15,9 @@ type createSecretInput struct {
 	SecretString       *string
 	SecretBinary       []byte
 	Tags               []tag
+
+	AddReplicaRegions           []replicaRegionInput
+	ForceOverwriteReplicaSecret bool
 }
 
 type writeOutput struct {
@@ -22,6 +25,8 @@ type writeOutput struct {
 	Name          string   `json:"Name"`
 	VersionID     string   `json:"VersionId,omitempty"`
 	VersionStages []string `json:"VersionStages,omitempty"`
+
+	ReplicationStatus []replicationStatusOutput `json:"ReplicationStatus,omitempty"`
 }
 
 func (m *secretsManager) createSecret(body []byte) (any, error) {
@@ -48,9 +53,12 @@ func (m *secretsManager) createSecret(body []byte) (any, error) {
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
+	if err := validateReplicaRegions(m.region, in.AddReplicaRegions); err != nil {
+		return nil, err
+	}
 	var keyARN string
 	if in.KmsKeyID != "" {
-		k, err := m.srv.kms.resolveKey(in.KmsKeyID)
+		k, err := m.kms.resolveKey(in.KmsKeyID)
 		if err != nil {
 			return nil, err
 		}
@@ -94,6 +102,8 @@ func (m *secretsManager) createSecret(body []byte) (any, error) {
 	}
 	m.byName[sec.name] = sec
 	m.byARN[sec.arn] = sec
+	m.addReplicas(sec, in.AddReplicaRegions, in.ForceOverwriteReplicaSecret)
+	out.ReplicationStatus = m.replicationStatus(sec)
 	return out, nil
 }
 
@@ -162,7 +172,7 @@ func (m *secretsManager) updateSecret(body []byte) (any, error) {
 	}
 	var keyARN string
 	if in.KmsKeyID != "" {
-		k, err := m.srv.kms.resolveKey(in.KmsKeyID)
+		k, err := m.kms.resolveKey(in.KmsKeyID)
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +222,7 @@ func (m *secretsManager) writeVersion(sec *secret, token string, val secretValue
 		}
 		return nil, errorf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
 	}
-	keyARN, sealed, err := m.srv.kms.sealSecret(sec.kmsKeyID, sec.arn, val.bytes())
+	keyARN, sealed, err := m.kms.sealSecret(sec.kmsKeyID, sec.arn, val.bytes())
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +317,7 @@ func (m *secretsManager) readValue(sec *secret, versionID, stage string) (*secre
 		}
 		return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 	}
-	plain, err := m.srv.kms.openSecret(v.keyARN, sec.arn, v.sealed)
+	plain, err := m.kms.openSecret(v.keyARN, sec.arn, v.sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +432,8 @@ type secretIDInput struct {
 
 type describeOutput struct {
 	secretMeta
-	VersionIdsToStages map[string][]string `json:"VersionIdsToStages,omitempty"`
+	VersionIdsToStages map[string][]string       `json:"VersionIdsToStages,omitempty"`
+	ReplicationStatus  []replicationStatusOutput `json:"ReplicationStatus,omitempty"`
 }
 
 func (m *secretsManager) describeSecret(body []byte) (any, error) {
@@ -436,7 +447,7 @@ func (m *secretsManager) describeSecret(body []byte) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return describeOutput{secretMeta: sec.meta(), VersionIdsToStages: sec.stageMap()}, nil
+	return describeOutput{secretMeta: sec.meta(), VersionIdsToStages: sec.stageMap(), ReplicationStatus: m.replicationStatus(sec)}, nil
 }
 
 // touch records a change to a secret's metadata. m.mu must be held.

@@ -44,6 +44,12 @@ type Options struct {
 	// and AWSConfig sign as the account's root user.
 	// Default false: every request is allowed, whatever any policy says.
 	EnforceIAM bool
+	// ReplicationDelay is how long, by the Server's clock, a change to a
+	// primary secret takes to reach its replicas in other Regions (see
+	// [Server.ClientFor]); it may be changed later with
+	// [Server.SetReplicationDelay]. Default 0: a change reaches the
+	// replicas within the request that made it.
+	ReplicationDelay time.Duration
 }
 
 var (
@@ -86,6 +92,9 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 	if !regionPattern.MatchString(o.Region) {
 		return nil, fmt.Errorf("secretcachetest: region %q: want a Region name such as us-east-1", o.Region)
 	}
+	if o.ReplicationDelay < 0 {
+		return nil, fmt.Errorf("secretcachetest: negative ReplicationDelay %v", o.ReplicationDelay)
+	}
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
@@ -94,6 +103,7 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 		eo.AccountID = o.AccountID
 		eo.Seed = o.Seed
 		eo.EnforceIAM = o.EnforceIAM
+		eo.ReplicationDelay = o.ReplicationDelay
 	})
 	if err != nil {
 		return nil, rename(err)
@@ -233,11 +243,36 @@ func (s *Server) TotalCalls() int64 { return s.emu.TotalCalls() }
 // ResetCalls sets every counter of Calls and TotalCalls back to zero.
 func (s *Server) ResetCalls() { s.emu.ResetCalls() }
 
+// AWSConfigFor is AWSConfig for clients of another Region of the Server.
+// One Server serves every Region at one URL: the Region a request is signed
+// for selects the Region's own secrets and KMS keys, so a secret created
+// with AddReplicaRegions is readable, read-only, through a client of each
+// replica Region.
+func (s *Server) AWSConfigFor(region string) aws.Config { return s.emu.AWSConfigFor(region) }
+
+// ClientFor returns a Secrets Manager client of the Server for region,
+// e.g. a replica for secretcache.Options.Replicas.
+func (s *Server) ClientFor(region string, optFns ...func(*secretsmanager.Options)) *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(s.emu.AWSConfigFor(region), optFns...)
+}
+
+// CallsIn returns how many requests for op ("GetSecretValue", ...) were
+// signed for region, SDK retries included.
+func (s *Server) CallsIn(region, op string) int64 { return s.emu.CallsIn(region, op) }
+
+// SetReplicationDelay changes Options.ReplicationDelay for changes made
+// from now on; changes already on their way keep their order.
+func (s *Server) SetReplicationDelay(d time.Duration) { s.emu.SetReplicationDelay(d) }
+
 // Fault makes the Server misbehave for matching requests; see InjectFault.
 type Fault struct {
 	// Op is the operation the fault applies to ("GetSecretValue",
 	// "Decrypt", ...); empty matches every operation.
 	Op string
+	// Region limits the fault to requests signed for that Region (see
+	// AWSConfigFor); empty matches every Region. A fault with Region and
+	// no Op simulates a Regional outage.
+	Region string
 	// Code is the AWS error code to answer with, e.g. "ThrottlingException"
 	// (which the SDK retries) or "InternalServiceError". Empty: after Delay
 	// (or Hang) the request is served normally.
