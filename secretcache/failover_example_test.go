@@ -9,15 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 // A secret replicated from us-east-1 to eu-west-1 is read while us-east-1
 // hangs. Real code builds both clients from its AWS config:
 // secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = "eu-west-1" }).
 func ExampleReplica() {
-	srv, err := awsemu.Start()
+	srv, err := secretcachetest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func ExampleReplica() {
 	}); err != nil {
 		log.Fatal(err)
 	}
-	srv.InjectFault(awsemu.Fault{Region: "us-east-1", Hang: true}) // a Regional outage
+	srv.InjectFault(secretcachetest.Fault{Region: "us-east-1", Hang: true}) // a Regional outage
 
 	cache, err := secretcache.New(primary, func(o *secretcache.Options) {
 		o.Replicas = []secretcache.Replica{{Region: "eu-west-1", Client: replica}}

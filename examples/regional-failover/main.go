@@ -39,9 +39,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rekeyhq/rekey/dbretry"
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/secretcache"
+	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
 const (
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	out = &lockedWriter{w: out} // the workers report failures as they happen
 
-	srv, err := awsemu.Start(func(o *awsemu.Options) { o.Region = primary })
+	srv, err := secretcachetest.Start(func(o *secretcachetest.Options) { o.Region = primary })
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ loop:
 		if phase == 0 && el >= down {
 			phase = 1
 			duringOutage = replicaSM.answers.Load()
-			srv.InjectFault(awsemu.Fault{Region: primary, Hang: true})
+			srv.InjectFault(secretcachetest.Fault{Region: primary, Hang: true})
 			fmt.Fprintf(out, "--- %s is down: every request to it hangs\n", primary)
 			if err := coldStart(runCtx, out, newCache, arn); err != nil {
 				return err
