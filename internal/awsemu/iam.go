@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rekeyhq/rekey/policy"
 )
@@ -154,7 +153,7 @@ func (s *Server) updatePrincipal(accessKeyID string, change func(*principal)) er
 // UnrecognizedClientException.
 func (s *Server) AWSConfigAs(accessKeyID string) aws.Config {
 	cfg := s.AWSConfig()
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(accessKeyID, "awsemu-secret-access-key", "")
+	cfg.Credentials = staticCredentials(accessKeyID)
 	return cfg
 }
 

@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rekeyhq/rekey/policy"
 )
@@ -309,6 +308,15 @@ func (s *Server) AccountID() string { return s.accountID }
 // SDK's defaults, as against real AWS.
 func (s *Server) AWSConfig() aws.Config { return s.AWSConfigFor(s.region) }
 
+// staticCredentials signs as accessKeyID with a fixed secret key: the
+// emulator reads only the key id. It is built on package aws alone, so that
+// secretcachetest brings users no SDK module beyond the KMS client.
+func staticCredentials(accessKeyID string) aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: "awsemu-secret-access-key", Source: "awsemu"}, nil
+	})
+}
+
 // AWSConfigFor is AWSConfig for clients of another Region of this server:
 // the same URL, credentials and HTTP client, with Region set to region, so
 // the SDK signs each request for region and the server serves it from that
@@ -316,7 +324,7 @@ func (s *Server) AWSConfig() aws.Config { return s.AWSConfigFor(s.region) }
 func (s *Server) AWSConfigFor(region string) aws.Config {
 	return aws.Config{
 		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(rootAccessKeyID, "awsemu-secret-access-key", ""),
+		Credentials:  staticCredentials(rootAccessKeyID),
 		BaseEndpoint: aws.String(s.URL),
 		HTTPClient:   &http.Client{Transport: bufferedBodies{s.transport}},
 	}

@@ -375,10 +375,7 @@ func TestCloseIsIdempotentAndLeavesNoGoroutine(t *testing.T) {
 
 // TestAddsNoDependency checks the promise of the package doc to users of
 // secretcache: importing secretcachetest brings in nothing beyond what
-// secretcache needs, the SDK's KMS client and this module's own packages,
-// except the SDK's credentials module: the emulator builds its static
-// credentials with it, and every program that loads an AWS configuration
-// (config.LoadDefaultConfig) already has it.
+// secretcache needs, the SDK's KMS client and this module's own packages.
 func TestAddsNoDependency(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -399,8 +396,7 @@ func TestAddsNoDependency(t *testing.T) {
 	for mod := range deps("github.com/rekeyhq/rekey/secretcache/secretcachetest") {
 		switch {
 		case have[mod], mod == "github.com/rekeyhq/rekey",
-			mod == "github.com/aws/aws-sdk-go-v2/service/kms",
-			mod == "github.com/aws/aws-sdk-go-v2/credentials":
+			mod == "github.com/aws/aws-sdk-go-v2/service/kms":
 		default:
 			t.Errorf("secretcachetest needs module %s, which secretcache does not", mod)
 		}
