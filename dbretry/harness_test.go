@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rekeyhq/rekey/dbretry"
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/internal/rotationload"
@@ -238,4 +239,14 @@ func (e *env) rotate(ctx context.Context) error {
 		SecretId: aws.String(e.arn), RotationLambdaARN: aws.String(rotatorARN),
 	})
 	return err
+}
+
+// newSource is dbretry.NewSource for arguments that must be valid.
+func newSource(t testing.TB, c *secretcache.Cache, secretID string, optFns ...func(*dbretry.Options)) *dbretry.Source {
+	t.Helper()
+	src, err := dbretry.NewSource(c, secretID, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }

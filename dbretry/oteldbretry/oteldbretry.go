@@ -5,7 +5,8 @@
 //
 //	m, err := oteldbretry.New(meterProvider)
 //	...
-//	src := dbretry.NewSource(cache, secretID, m.Instrument)
+//	src, err := dbretry.NewSource(cache, secretID, m.Instrument)
+//	...
 //	defer m.Close()
 //
 // Metrics (names in the OpenTelemetry semantic conventions' style):

@@ -77,7 +77,10 @@ func TestSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	src := dbretry.NewSource(cache, "db", m.Instrument)
+	src, err := dbretry.NewSource(cache, "db", m.Instrument)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 	db := dbretry.OpenDB(src)
 	defer db.Close()

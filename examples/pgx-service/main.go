@@ -190,7 +190,10 @@ func serveAWS(ctx context.Context, o options) error {
 		return err
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, o.secret, func(do *dbretry.Options) { do.Logger = log })
+	src, err := dbretry.NewSource(cache, o.secret, func(do *dbretry.Options) { do.Logger = log })
+	if err != nil {
+		return err
+	}
 	defer src.Close() // after the pool, before the cache
 	pool, err := newPool(ctx, src, o.dsn, 0)
 	if err != nil {
@@ -278,7 +281,10 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, demoSecret)
+	src, err := dbretry.NewSource(cache, demoSecret)
+	if err != nil {
+		return err
+	}
 	defer src.Close() // after the pool, before the cache
 	pool, err := newPool(ctx, src, "sslmode=disable pool_max_conns=8", 200*time.Millisecond)
 	if err != nil {

@@ -539,7 +539,10 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 		} else if err != nil && !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("ParseCredentials %s: error %q does not name the key %s", tc.id, err, tc.key)
 		}
-		src := dbretry.NewSource(c, tc.id, func(o *dbretry.Options) { o.Logger = a.logger })
+		src, err := dbretry.NewSource(c, tc.id, func(o *dbretry.Options) { o.Logger = a.logger })
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, err = src.Credentials(ctx)
 		a.seeErr("Source.Credentials "+tc.id, err)
 		wantPrefix(t, "Source.Credentials "+tc.id, err, "dbretry: ")
@@ -569,8 +572,12 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 	a.logger.Info("credentials", "creds", creds, slog.Any("ptr", &creds))
 	a.seeValue("dbretry.Options", dbretry.DefaultOptions())
 
-	a.seePanic("NewSource(nil cache)", func() { dbretry.NewSource(nil, "x") })
-	a.seePanic("NewSource(empty id)", func() { dbretry.NewSource(c, "") })
+	_, err = dbretry.NewSource(nil, "x")
+	a.seeErr("NewSource(nil cache)", err)
+	wantPrefix(t, "NewSource(nil cache)", err, "dbretry: ")
+	_, err = dbretry.NewSource(c, "")
+	a.seeErr("NewSource(empty id)", err)
+	wantPrefix(t, "NewSource(empty id)", err, "dbretry: ")
 
 	// Refused logins: a password that is not the role's, against a real
 	// PostgreSQL when there is one.
@@ -578,12 +585,15 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 		return
 	}
 	pg.Exec(t, "CREATE ROLE audit_app LOGIN PASSWORD 'the-real-password'")
-	src := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
+	src, err := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
 		o.Logger = a.logger
 		o.RetryBudget = 300 * time.Millisecond
 		o.MinBackoff = 10 * time.Millisecond
 		o.MaxBackoff = 50 * time.Millisecond
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.seeValue("dbretry.Source", src)
 	a.seeValue("dbretry.Stats", src.Stats())
 
@@ -625,10 +635,13 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 	// A panicking OnSwitch surfaces as an error.
 	pg.Exec(t, "ALTER ROLE audit_app PASSWORD '"+a.marker+"'")
 	e.put(t, "audit/rds", rdsValue(host, port, "audit_app", a.marker+"-new"))
-	sw := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
+	sw, err := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
 		o.Logger = a.logger
 		o.OnSwitch = func(id, from, to, stage string) { panic("OnSwitch panicked for " + id) }
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sw.Credentials(ctx); err != nil {
 		a.seeErr("OnSwitch first", err)
 	}

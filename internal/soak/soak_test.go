@@ -489,7 +489,9 @@ func TestChaosSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 		dbARN = aws.ToString(out.ARN)
-		src = dbretry.NewSource(cache, dbSecretID, func(o *dbretry.Options) { o.Logger = logger })
+		if src, err = dbretry.NewSource(cache, dbSecretID, func(o *dbretry.Options) { o.Logger = logger }); err != nil {
+			t.Fatal(err)
+		}
 		cfg, err := pgxpool.ParseConfig("sslmode=disable pool_max_conns=3 pool_max_conn_lifetime=1s " +
 			"pool_max_conn_lifetime_jitter=500ms pool_health_check_period=250ms")
 		if err != nil {
