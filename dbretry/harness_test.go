@@ -225,8 +225,14 @@ func (e *env) cacheCalls() uint64 { return uint64(e.calls.total()) }
 // database has the new password and AWSCURRENT the old one.
 func (e *env) enableRotation(t testing.TB, pause func() time.Duration) *atomic.Int64 {
 	t.Helper()
-	strategy := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
-	r := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), strategy)
+	strategy, err := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var done atomic.Int64
 	e.srv.RegisterRotationFunc(rotatorARN, rotationload.RotationFunc(r, pause, &done))
 	return &done

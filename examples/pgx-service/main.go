@@ -261,7 +261,14 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(demoSecret), SecretString: aws.String(string(value))}); err != nil {
 		return err
 	}
-	rotator := rotation.New(sm, postgres.SingleUser(func(po *postgres.Options) { po.SSLMode = "disable" }))
+	strategy, err := postgres.SingleUser(func(po *postgres.Options) { po.SSLMode = "disable" })
+	if err != nil {
+		return err
+	}
+	rotator, err := rotation.New(sm, strategy)
+	if err != nil {
+		return err
+	}
 	srv.RegisterRotationFunc(rotatorARN, func(ctx context.Context, step, id, token string) error {
 		if err := rotator.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: id, ClientRequestToken: token}); err != nil {
 			return err

@@ -464,8 +464,13 @@ func TestChaosSoak(t *testing.T) {
 		dbARN     string
 	)
 	if pg != nil {
-		strategy := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable"; o.Logger = logger })
-		dbRotator = rotation.New(admin, strategy, func(o *rotation.Options) { o.Logger = logger })
+		strategy, err := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable"; o.Logger = logger })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dbRotator, err = rotation.New(admin, strategy, func(o *rotation.Options) { o.Logger = logger }); err != nil {
+			t.Fatal(err)
+		}
 		srv.RegisterRotationFunc(dbLambda, func(ctx context.Context, step, secretID, token string) error {
 			// The emulator gives a rotation minutes, as Lambda does; a hung
 			// call inside a step must not stall the soak's rotations.
@@ -700,9 +705,13 @@ func TestChaosSoak(t *testing.T) {
 						return
 					}
 				} else {
-					r := rotation.New(admin, trivialStrategy{value: valueOf(tr.id, gen)}, func(o *rotation.Options) {
+					r, err := rotation.New(admin, trivialStrategy{value: valueOf(tr.id, gen)}, func(o *rotation.Options) {
 						o.NewToken = func() (string, error) { return version, nil }
 					})
+					if err != nil {
+						rotErr("rotation.New %s: %v", tr.id, err)
+						return
+					}
 					for {
 						actx, cancel := context.WithTimeout(soakCtx, 3*time.Second)
 						err := r.Rotate(actx, tr.id)
