@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"unicode/utf8"
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/rekeyhq/rekey/internal/nilcheck"
 )
 
 // maxValueSize is Secrets Manager's limit on a secret value.
@@ -62,10 +63,10 @@ type Rotator struct {
 // failure, including a panic in the Strategy and use of a Rotator that New
 // did not make.
 func New(client Client, s Strategy, optFns ...func(*Options)) (*Rotator, error) {
-	if isNil(client) {
+	if nilcheck.IsNil(client) {
 		return nil, errors.New("rotation: New called with a nil Client")
 	}
-	if isNil(s) {
+	if nilcheck.IsNil(s) {
 		return nil, errors.New("rotation: New called with a nil Strategy")
 	}
 	o := defaultOptions()
@@ -80,19 +81,6 @@ func New(client Client, s Strategy, optFns ...func(*Options)) (*Rotator, error) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Rotator{client: client, strategy: s, opts: o, log: log}, nil
-}
-
-// isNil reports whether v is nil or holds a nil pointer, map, func or
-// channel, whose methods would panic on the first call.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice:
-		return rv.IsNil()
-	}
-	return false
 }
 
 // Handle runs the one step ev names, as a rotation Lambda function does;
