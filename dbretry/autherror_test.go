@@ -184,7 +184,7 @@ func TestMarkAuthError(t *testing.T) {
 // refusal finds the new password, an unmarked one is returned at once.
 func TestConnectRetriesMarkedRefusals(t *testing.T) {
 	e := newEnv(t, nil, "old", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	t.Cleanup(func() { src.Close() })
 	var password atomic.Pointer[string]
 	newPW := "new"

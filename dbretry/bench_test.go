@@ -39,7 +39,7 @@ func BenchmarkRotationUnderLoad(b *testing.B) {
 // when nothing is rotating: a cache hit and a few atomic loads.
 func BenchmarkCredentials(b *testing.B) {
 	e := newEnv(b, nil, "pw")
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(b, e.cache, secretName)
 	ctx := context.Background()
 	if _, err := src.Credentials(ctx); err != nil {
 		b.Fatal(err)
@@ -59,7 +59,7 @@ func BenchmarkCredentials(b *testing.B) {
 // query through the pgxpool.Pool underneath it, on warm connections.
 func BenchmarkQueryRow(b *testing.B) {
 	e, _ := newDBEnv(b)
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(b, e.cache, secretName)
 	cfg, err := pgxpool.ParseConfig("sslmode=disable pool_max_conns=4")
 	if err != nil {
 		b.Fatal(err)

@@ -104,7 +104,7 @@ func TestConnectStampede(t *testing.T) {
 			db := newFakeDB(old)
 			var mu sync.Mutex
 			var switches []string
-			src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+			src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 				o.OnSwitch = func(id, from, to, stage string) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -157,7 +157,7 @@ func TestConnectAcrossRotations(t *testing.T) {
 	e := newEnv(t, nil, old, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB(old)
 	var switches atomic.Int64
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.OnSwitch = func(string, string, string, string) { switches.Add(1) }
 	})
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
@@ -190,7 +190,7 @@ func TestConnectAcrossRotations(t *testing.T) {
 
 func TestConnectNonAuthErrorAtOnce(t *testing.T) {
 	e := newEnv(t, nil, "pw")
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	boom := errors.New("connection refused")
 	calls := 0
 	_, err := dbretry.Connect(t.Context(), src, func(context.Context, dbretry.Credentials) (int, error) {
@@ -205,7 +205,7 @@ func TestConnectNonAuthErrorAtOnce(t *testing.T) {
 	}
 
 	// A secret that cannot be read is not retried either.
-	missing := dbretry.NewSource(e.cache, "no/such/secret")
+	missing := newSource(t, e.cache, "no/such/secret")
 	calls = 0
 	_, err = dbretry.Connect(t.Context(), missing, func(context.Context, dbretry.Credentials) (int, error) {
 		calls++
@@ -221,7 +221,7 @@ func TestConnectBudget(t *testing.T) {
 	e := newEnv(t, nil, pw, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("changed-outside-rotation")
 	const budget = 300 * time.Millisecond
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.RetryBudget = budget
 		o.MinBackoff = 10 * time.Millisecond
 		o.MaxBackoff = 40 * time.Millisecond
@@ -267,7 +267,7 @@ func TestConnectBudget(t *testing.T) {
 func TestConnectHonoursContext(t *testing.T) {
 	e := newEnv(t, nil, "pw")
 	db := newFakeDB("other")
-	src := dbretry.NewSource(e.cache, secretName) // 30s budget
+	src := newSource(t, e.cache, secretName) // 30s budget
 	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
 	defer cancel()
 	began := time.Now()
@@ -284,7 +284,7 @@ func TestConnectHonoursContext(t *testing.T) {
 func TestConnectWithoutPending(t *testing.T) {
 	e := newEnv(t, nil, "old", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("old")
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.TryPending = false
 		o.RetryBudget = 200 * time.Millisecond
 	})
@@ -309,7 +309,7 @@ func TestOnSwitchPanic(t *testing.T) {
 	e := newEnv(t, nil, "old")
 	db := newFakeDB("old")
 	var logged syncBuffer
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.OnSwitch = func(string, string, string, string) { panic("hook bug") }
 		o.Logger = slog.New(slog.NewJSONHandler(&logged, nil))
 	})
@@ -369,7 +369,7 @@ func countErrs(errs []error) int {
 func TestCredentialsHitDoesNotAllocate(t *testing.T) {
 	e := newEnv(t, nil, "old")
 	db := newFakeDB("old")
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	ctx := context.Background()
 	check := func(when string) {
 		t.Helper()
@@ -419,7 +419,7 @@ func TestConnectRotationFinishesDuringReread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, secretName, func(o *dbretry.Options) { o.RereadInterval = 20 * time.Millisecond })
+	src := newSource(t, cache, secretName, func(o *dbretry.Options) { o.RereadInterval = 20 * time.Millisecond })
 	defer src.Close()
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
 		t.Fatal(err)
@@ -457,7 +457,7 @@ func TestRereadFailureKeepsCache(t *testing.T) {
 		o.ErrorBackoff, o.MaxErrorBackoff = time.Millisecond, time.Millisecond
 	})
 	db := newFakeDB("old")
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.RetryBudget = 300 * time.Millisecond
 		o.RereadInterval = 10 * time.Millisecond
 	})
@@ -499,7 +499,7 @@ func TestRereadLeavesOtherIDsAlone(t *testing.T) {
 	}
 	defer cache.Close()
 	db := newFakeDB("old")
-	src := dbretry.NewSource(cache, secretName, func(o *dbretry.Options) { o.RetryBudget = 200 * time.Millisecond })
+	src := newSource(t, cache, secretName, func(o *dbretry.Options) { o.RetryBudget = 200 * time.Millisecond })
 	defer src.Close()
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
 		t.Fatal(err)

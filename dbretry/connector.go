@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -18,9 +20,13 @@ import (
 // (PG* environment variables apply; sslmode defaults to prefer); optFns
 // then modify it once, e.g. to set TLSConfig or RuntimeParams; host,
 // port, database, user and password are set from the secret for every
-// connection (database and port only when the secret has them). A config
-// that cannot be built makes every connect fail with that error. OpenDB
-// makes no API call and opens no connection; close the *sql.DB when done.
+// connection (database and port only when the secret has them).
+//
+// OpenDB cannot fail, as sql.OpenDB cannot: a nil src, or a config that
+// cannot be built, makes every connect fail with an error starting with
+// "dbretry: ", so errors surface at the first connect (db.PingContext).
+// OpenDB makes no API call and opens no connection; close the *sql.DB
+// when done, then src.
 func OpenDB(src *Source, optFns ...func(*pgx.ConnConfig)) *sql.DB {
 	return sql.OpenDB(newConnector(src, optFns))
 }
@@ -32,9 +38,12 @@ type connector struct {
 }
 
 func newConnector(src *Source, optFns []func(*pgx.ConnConfig)) *connector {
+	if src == nil {
+		return &connector{err: errors.New("dbretry: OpenDB with a nil *Source")}
+	}
 	cfg, err := pgx.ParseConfig("host=localhost")
 	if err != nil {
-		return &connector{src: src, err: err}
+		return &connector{src: src, err: fmt.Errorf("dbretry: building the connection config: %w", err)}
 	}
 	for _, fn := range optFns {
 		fn(cfg)
@@ -54,6 +63,9 @@ func newConnector(src *Source, optFns []func(*pgx.ConnConfig)) *connector {
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c.err != nil {
 		return nil, c.err
+	}
+	if err := c.src.check(); err != nil {
+		return nil, err
 	}
 	return retry(ctx, c.src, func() (driver.Conn, error) { return c.inner.Connect(ctx) }, pgxRefused)
 }

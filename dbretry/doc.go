@@ -43,12 +43,14 @@
 //
 // # Using it
 //
-//	cache, _ := secretcache.New(secretsmanager.NewFromConfig(awsCfg))
+//	cache, err := secretcache.New(secretsmanager.NewFromConfig(awsCfg))
+//	if err != nil { ... }
 //	defer cache.Close()
-//	src := dbretry.NewSource(cache, "prod/orders/db")
+//	src, err := dbretry.NewSource(cache, "prod/orders/db") // nil cache, empty id, bad options: error
+//	if err != nil { ... }
 //	defer src.Close()                                 // waits for a re-read in flight
 //	pool, err := dbretry.NewPool(ctx, src, nil)       // pgx
-//	db := dbretry.OpenDB(src)                         // database/sql on pgx
+//	db := dbretry.OpenDB(src)                         // database/sql on pgx; cannot fail, errors surface at the first connect
 //	db := mysql.OpenDB(src)                           // database/sql on go-sql-driver/mysql (dbretry/mysql)
 //	conn, err := dbretry.Connect(ctx, src, dial)      // any other driver
 //

@@ -17,7 +17,7 @@ func TestEventsAuthFailureAndSwitch(t *testing.T) {
 	e, oldPassword := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	var mu sync.Mutex
 	var evs []dbretry.Event
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.Logger = testLogger(t)
 		o.OnEvent = func(ev dbretry.Event) {
 			mu.Lock()

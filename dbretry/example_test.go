@@ -31,7 +31,10 @@ func ExampleNewPool() {
 	}
 	defer cache.Close()
 
-	src := dbretry.NewSource(cache, "prod/orders/db")
+	src, err := dbretry.NewSource(cache, "prod/orders/db")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer src.Close() // runs before cache.Close: deferred calls run last first
 	cfg, err := pgxpool.ParseConfig("sslmode=verify-full pool_max_conns=20")
 	if err != nil {
@@ -57,7 +60,10 @@ func ExampleOpenDB() {
 	}
 	defer cache.Close()
 
-	src := dbretry.NewSource(cache, "prod/orders/db")
+	src, err := dbretry.NewSource(cache, "prod/orders/db")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer src.Close()
 	db := dbretry.OpenDB(src)
 	defer db.Close()
@@ -146,9 +152,12 @@ func ExampleConnect() {
 		log.Fatal(err)
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, "prod/shop/mysql", func(o *dbretry.Options) {
+	src, err := dbretry.NewSource(cache, "prod/shop/mysql", func(o *dbretry.Options) {
 		o.OnSwitch = func(id, _, _, stage string) { fmt.Println("switched", id, "to", stage) }
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer src.Close()
 	if _, err := src.Credentials(ctx); err != nil { // the cache now holds the old password
 		log.Fatal(err)

@@ -51,7 +51,7 @@ func TestRegionalOutageColdStart(t *testing.T) {
 		}
 		t.Cleanup(func() { cache.Close() })
 		// The ARN, not the name: the replica is asked for its own ARN.
-		src := dbretry.NewSource(cache, arn)
+		src := newSource(t, cache, arn)
 		t.Cleanup(func() { src.Close() })
 		cfg, err := pgxpool.ParseConfig("sslmode=disable pool_max_conns=4")
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rekeyhq/rekey/dbretry"
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/internal/rotationload"
@@ -222,8 +223,14 @@ func (e *env) cacheCalls() uint64 { return uint64(e.calls.total()) }
 // database has the new password and AWSCURRENT the old one.
 func (e *env) enableRotation(t testing.TB, pause func() time.Duration) *atomic.Int64 {
 	t.Helper()
-	strategy := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
-	r := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), strategy)
+	strategy, err := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var done atomic.Int64
 	e.srv.RegisterRotationFunc(rotatorARN, rotationload.RotationFunc(r, pause, &done))
 	return &done
@@ -236,4 +243,14 @@ func (e *env) rotate(ctx context.Context) error {
 		SecretId: aws.String(e.arn), RotationLambdaARN: aws.String(rotatorARN),
 	})
 	return err
+}
+
+// newSource is dbretry.NewSource for arguments that must be valid.
+func newSource(t testing.TB, c *secretcache.Cache, secretID string, optFns ...func(*dbretry.Options)) *dbretry.Source {
+	t.Helper()
+	src, err := dbretry.NewSource(c, secretID, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }

@@ -91,7 +91,7 @@ func setupLoad(t testing.TB, cfg loadConfig) *loadRun {
 		}
 		return 0
 	})
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
 	t.Cleanup(func() { src.Close() }) // after the client's, registered below

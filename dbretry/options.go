@@ -1,6 +1,8 @@
 package dbretry
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -18,24 +20,25 @@ const (
 )
 
 // Options configure a Source. NewSource copies DefaultOptions, applies the
-// caller's functions to the copy and fixes out-of-range values as each
-// field says.
+// caller's functions to the copy, fills zero fields with defaults and
+// returns an error for invalid values, as each field says.
 type Options struct {
 	// RetryBudget bounds how long one connect keeps retrying after its
 	// first authentication failure; after it the connect fails with a
-	// *RetryError. The caller's context can end it sooner. Zero or
-	// negative: the default, 30s.
+	// *RetryError. The caller's context can end it sooner. Zero: the
+	// default, 30s; negative: NewSource fails.
 	RetryBudget time.Duration
 
 	// MinBackoff is the first wait before a new connect attempt when no
 	// other credentials were found; the wait doubles with each attempt up
 	// to MaxBackoff, and each wait is drawn uniformly from its upper half.
-	// No wait precedes an attempt with newly found credentials. Zero or
-	// negative: the default, 50ms.
+	// No wait precedes an attempt with newly found credentials. Zero: the
+	// default, 50ms; negative: NewSource fails.
 	MinBackoff time.Duration
 
-	// MaxBackoff caps the backoff. Zero or negative: the default, 1s;
-	// below MinBackoff it is raised to MinBackoff.
+	// MaxBackoff caps the backoff. Zero: the default, 1s; negative:
+	// NewSource fails; below MinBackoff it is raised to MinBackoff (so that
+	// raising MinBackoff alone above 1s needs no MaxBackoff).
 	MaxBackoff time.Duration
 
 	// RereadInterval is the least time between two re-reads of the secret
@@ -102,14 +105,28 @@ func DefaultOptions() Options {
 	}
 }
 
-func (o *Options) resolve() {
-	if o.RetryBudget <= 0 {
+// resolve fills zero fields with defaults and reports invalid values,
+// every one of them, in errors whose messages start with "dbretry: ".
+func (o *Options) resolve() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"RetryBudget", o.RetryBudget}, {"MinBackoff", o.MinBackoff}, {"MaxBackoff", o.MaxBackoff}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("dbretry: Options.%s %v is negative", f.name, f.v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if o.RetryBudget == 0 {
 		o.RetryBudget = DefaultRetryBudget
 	}
-	if o.MinBackoff <= 0 {
+	if o.MinBackoff == 0 {
 		o.MinBackoff = DefaultMinBackoff
 	}
-	if o.MaxBackoff <= 0 {
+	if o.MaxBackoff == 0 {
 		o.MaxBackoff = DefaultMaxBackoff
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
@@ -122,4 +139,5 @@ func (o *Options) resolve() {
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
+	return nil
 }

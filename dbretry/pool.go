@@ -36,7 +36,9 @@ type Pool struct {
 //
 // NewPool reads the secret once through src, so that a missing or
 // malformed secret fails here; like pgxpool.NewWithConfig, it opens no
-// connection unless cfg.MinConns asks for some.
+// connection unless cfg.MinConns asks for some. A nil src, or a cfg not
+// made by pgxpool.ParseConfig (on which pgxpool.NewWithConfig panics),
+// makes it return an error starting with "dbretry: ".
 func NewPool(ctx context.Context, src *Source, cfg *pgxpool.Config) (*Pool, error) {
 	if src == nil {
 		return nil, errors.New("dbretry: NewPool with a nil *Source")
@@ -46,6 +48,8 @@ func NewPool(ctx context.Context, src *Source, cfg *pgxpool.Config) (*Pool, erro
 		if cfg, err = pgxpool.ParseConfig("host=localhost"); err != nil {
 			return nil, err
 		}
+	} else if cfg.ConnConfig == nil {
+		return nil, errNotParsed
 	} else {
 		cfg = cfg.Copy()
 	}
@@ -64,11 +68,30 @@ func NewPool(ctx context.Context, src *Source, cfg *pgxpool.Config) (*Pool, erro
 		}
 		return nil
 	}
-	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	p, err := newWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Pool{p: p, src: src}, nil
+}
+
+// errNotParsed reports a pgxpool.Config built by hand.
+var errNotParsed = errors.New("dbretry: NewPool with a pgxpool.Config not made by pgxpool.ParseConfig")
+
+// newWithConfig is pgxpool.NewWithConfig, returning errNotParsed where it
+// panics because cfg was not made by pgxpool.ParseConfig. That check is the
+// first thing it does, so nothing is left half-made; any other panic is
+// not ours to hide and goes on.
+func newWithConfig(ctx context.Context, cfg *pgxpool.Config) (p *pgxpool.Pool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r != "config must be created by ParseConfig" {
+				panic(r)
+			}
+			p, err = nil, errNotParsed
+		}
+	}()
+	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
 // Raw returns the underlying pgxpool.Pool. Operations on it get new

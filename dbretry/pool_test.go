@@ -38,7 +38,7 @@ func TestPoolMethodsInWindow(t *testing.T) {
 	// MinRefreshInterval (1s) would answer a re-read with the previous
 	// one's view and cost a round of retries.
 	e, _ := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) { o.Logger = testLogger(t) })
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) { o.Logger = testLogger(t) })
 	p := newPool(t, src)
 	e.pg.Exec(t, "CREATE TABLE "+e.role+"_items (n int)")
 	e.pg.Exec(t, "ALTER TABLE "+e.role+"_items OWNER TO "+e.role)
@@ -157,7 +157,7 @@ func TestPoolMethodsInWindow(t *testing.T) {
 // AWSPENDING.
 func TestPoolLeavesRefusedPending(t *testing.T) {
 	e, pw := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.RetryBudget = 500 * time.Millisecond
 		o.RereadInterval = 20 * time.Millisecond
 		o.MinBackoff, o.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
@@ -198,7 +198,7 @@ func TestPoolLeavesRefusedPending(t *testing.T) {
 // connect: it is returned at once and runs once.
 func TestPoolNeverRetriesStatements(t *testing.T) {
 	e, _ := newDBEnv(t)
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	p := newPool(t, src)
 	runs, fn := e.role+"_runs", e.role+"_insert_then_fail" // the server is shared
 	e.pg.Exec(t, "CREATE TABLE "+runs+" (n int)")
@@ -227,7 +227,7 @@ func TestPoolNeverRetriesStatements(t *testing.T) {
 func TestPoolNonAuthErrors(t *testing.T) {
 	const pw = "distinctive-password-4711"
 	e := newEnv(t, nil, pw) // the secret names a port nobody listens on
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	p := newPool(t, src)
 	began := time.Now()
 	_, err := p.Exec(t.Context(), "SELECT 1")
@@ -244,7 +244,7 @@ func TestPoolNonAuthErrors(t *testing.T) {
 		t.Errorf("Stats = %+v, want zero", st)
 	}
 
-	missing := dbretry.NewSource(e.cache, "no/such/secret")
+	missing := newSource(t, e.cache, "no/such/secret")
 	if _, err := dbretry.NewPool(t.Context(), missing, nil); err == nil || !strings.Contains(err.Error(), "no/such/secret") {
 		t.Errorf("NewPool with a missing secret = %v", err)
 	}
@@ -257,7 +257,7 @@ func TestPoolNonAuthErrors(t *testing.T) {
 // secret's host, not localhost:5432.
 func TestPoolNilConfig(t *testing.T) {
 	e, _ := newDBEnv(t)
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	p, err := dbretry.NewPool(t.Context(), src, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestPoolNilConfig(t *testing.T) {
 
 func TestOpenDBInWindow(t *testing.T) {
 	e, _ := newDBEnv(t, func(o *secretcache.Options) { o.MinRefreshInterval = -1 }) // see TestPoolMethodsInWindow
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	db := dbretry.OpenDB(src, func(c *pgx.ConnConfig) { c.RuntimeParams["application_name"] = "dbretry-test" })
 	defer db.Close()
 	db.SetMaxIdleConns(0) // every query logs in anew
@@ -294,7 +294,7 @@ func TestOpenDBInWindow(t *testing.T) {
 
 	// Without a way in, the connector gives up with a *RetryError after
 	// the budget, and database/sql returns it.
-	short := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) { o.RetryBudget = 200 * time.Millisecond })
+	short := newSource(t, e.cache, secretName, func(o *dbretry.Options) { o.RetryBudget = 200 * time.Millisecond })
 	db2 := dbretry.OpenDB(short)
 	defer db2.Close()
 	e.setDBPassword(t, newPassword())

@@ -2,6 +2,7 @@ package dbretry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,9 +23,20 @@ import (
 // are returned unchanged and at once. When ctx ends during a wait, Connect
 // returns a *RetryError that also wraps ctx.Err().
 //
+// A nil src or connect makes Connect return an error at once, without
+// calling connect.
+//
 // Connect is how a driver other than pgx, e.g. MySQL, gets the same
 // behaviour; NewPool and OpenDB use it for pgx.
 func Connect[T any](ctx context.Context, src *Source, connect func(ctx context.Context, c Credentials) (T, error)) (T, error) {
+	if connect == nil {
+		var zero T
+		return zero, errors.New("dbretry: Connect with a nil connect func")
+	}
+	if err := src.check(); err != nil {
+		var zero T
+		return zero, err
+	}
 	var used login
 	try := func() (T, error) {
 		c, err := src.Credentials(ctx)

@@ -76,24 +76,39 @@ type flight struct {
 }
 
 // NewSource returns a Source for the secret secretID read through c. It
-// makes no API call and starts no goroutine. It panics if c is nil or
-// secretID is empty: those are programming errors. The Source does not
-// own c; the caller closes c after closing the Source.
-func NewSource(c *secretcache.Cache, secretID string, optFns ...func(*Options)) *Source {
+// returns an error, whose message starts with "dbretry: ", if c is nil,
+// secretID is empty or the options are invalid (see Options). It makes no
+// API call and starts no goroutine. The Source does not own c; the caller
+// closes c after closing the Source.
+func NewSource(c *secretcache.Cache, secretID string, optFns ...func(*Options)) (*Source, error) {
 	if c == nil {
-		panic("dbretry: NewSource with a nil *secretcache.Cache")
+		return nil, errors.New("dbretry: NewSource with a nil *secretcache.Cache")
 	}
 	if secretID == "" {
-		panic("dbretry: NewSource with an empty secret id")
+		return nil, errors.New("dbretry: NewSource with an empty secret id")
 	}
 	o := DefaultOptions()
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	o.resolve()
+	if err := o.resolve(); err != nil {
+		return nil, err
+	}
 	s := &Source{cache: c, id: secretID, opts: o, flights: make(map[string]*flight), rereadAt: make(map[string]time.Time)}
 	s.done, s.cancel = context.WithCancel(context.Background())
-	return s
+	return s, nil
+}
+
+// errNotMade is returned by a Source that NewSource did not make (a nil or
+// zero one), whose use would otherwise panic.
+var errNotMade = errors.New("dbretry: the Source was not made by NewSource")
+
+// check refuses a Source that NewSource did not make.
+func (s *Source) check() error {
+	if s == nil || s.cache == nil {
+		return errNotMade
+	}
+	return nil
 }
 
 // SecretID returns the secret id the Source reads.
@@ -104,8 +119,12 @@ func (s *Source) SecretID() string { return s.id }
 // connect refused after Close fails at once with a *RetryError wrapping
 // ErrClosed. Credentials keeps working: it only reads the cache. Closing
 // a Pool or a *sql.DB does not close their Source; close it after them,
-// and before the cache. Close is idempotent and always returns nil.
+// and before the cache. Close is idempotent and always returns nil; on a
+// Source that NewSource did not make (nil or zero) it does nothing.
 func (s *Source) Close() error {
+	if s.check() != nil {
+		return nil
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -129,8 +148,12 @@ func (s *Source) isClosed() bool {
 // found after that one was refused (see Source). When the cache holds a
 // fresh value it makes no API call, takes no lock and does not allocate.
 // Errors reading or parsing the secret start with "dbretry:" and wrap the
-// cache's error (e.g. a *secretcache.FetchError).
+// cache's error (e.g. a *secretcache.FetchError). A Source that NewSource
+// did not make (nil or zero) returns an error instead of panicking.
 func (s *Source) Credentials(ctx context.Context) (Credentials, error) {
+	if err := s.check(); err != nil {
+		return Credentials{}, err
+	}
 	h, err := s.current(ctx)
 	if err != nil {
 		return Credentials{}, err

@@ -32,7 +32,7 @@ func dbretryGoroutines() int {
 func TestSourceCloseWaitsForReread(t *testing.T) {
 	e := newEnv(t, nil, "old", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("old")
-	src := dbretry.NewSource(e.cache, secretName)
+	src := newSource(t, e.cache, secretName)
 	if _, err := dbretry.Connect(t.Context(), src, db.connect); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestSourceClockAndRand(t *testing.T) {
 	db := newFakeDB("changed-outside-rotation")
 	var now atomic.Int64
 	var rands atomic.Int64
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.RetryBudget = time.Hour
 		o.MinBackoff, o.MaxBackoff = time.Millisecond, time.Millisecond
 		// Every reading of the clock is 10 minutes after the last.
@@ -126,7 +126,7 @@ func TestConnectPendingOnCurrentVersion(t *testing.T) {
 	e := newEnv(t, nil, "old", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("old")
 	var stages []string
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src := newSource(t, e.cache, secretName, func(o *dbretry.Options) {
 		o.RetryBudget = 200 * time.Millisecond
 		o.OnSwitch = func(_, _, _, stage string) { stages = append(stages, stage) }
 	})

@@ -92,7 +92,7 @@ func TestCrashInEveryStepResumes(t *testing.T) {
 			for _, via := range []string{"RotateSecret", "Rotate"} {
 				t.Run(via, func(t *testing.T) {
 					e := newEnv(t, "key-initial")
-					r := rotation.New(tc.inject(e), e.store)
+					r := newRotator(t, tc.inject(e), e.store)
 					e.register(r)
 					var err error
 					if via == "RotateSecret" {
@@ -145,7 +145,7 @@ func TestCrashInEveryStepResumes(t *testing.T) {
 func TestLostPutReplyRetriedBySDK(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	retrying := secretsmanager.NewFromConfig(e.srv.AWSConfig()) // default retryer: 3 attempts
-	e.register(rotation.New(retrying, e.store))
+	e.register(newRotator(t, retrying, e.store))
 	e.srv.InjectFault(awsemu.Fault{Op: "PutSecretValue", Code: "InternalServiceError", Times: 1, After: true})
 	if _, err := e.rotateSecret(t); err != nil {
 		t.Fatalf("RotateSecret: %v", err)

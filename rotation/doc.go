@@ -37,8 +37,11 @@
 //
 // A Lambda function is a few lines (see examples/rotation-lambda):
 //
-//	sm := secretsmanager.NewFromConfig(cfg)
-//	lambda.Start(rotation.New(sm, postgres.SingleUser()).Handle)
+//	s, err := postgres.SingleUser() // invalid options: an error here, not at the first step
+//	if err != nil { ... }
+//	r, err := rotation.New(secretsmanager.NewFromConfig(cfg), s)
+//	if err != nil { ... }
+//	lambda.Start(r.Handle)
 //
 // The function needs secretsmanager:DescribeSecret, GetSecretValue,
 // PutSecretValue and UpdateSecretVersionStage on the secret, and

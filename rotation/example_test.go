@@ -42,7 +42,11 @@ func ExampleRotator_Rotate() {
 		Name: aws.String("billing/api-key"), SecretString: aws.String("ak_initial"),
 	})
 
-	r := rotation.New(sm, &apiKey{registered: map[string]bool{"ak_initial": true}})
+	r, err := rotation.New(sm, &apiKey{registered: map[string]bool{"ak_initial": true}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := r.Rotate(ctx, *created.ARN); err != nil {
 		fmt.Println(err)
 		return
@@ -69,7 +73,11 @@ func ExampleRotator_Handle() {
 		Name: aws.String("billing/api-key"), SecretString: aws.String("ak_initial"),
 	})
 
-	r := rotation.New(sm, &apiKey{registered: map[string]bool{"ak_initial": true}})
+	r, err := rotation.New(sm, &apiKey{registered: map[string]bool{"ak_initial": true}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	const fn = "arn:aws:lambda:us-east-1:123456789012:function:rotate-api-key"
 	srv.RegisterRotationFunc(fn, func(ctx context.Context, step, secretID, token string) error {
 		fmt.Println("step", step)

@@ -187,3 +187,13 @@ func (e *env) requireRotated(t testing.TB, old string) string {
 func hasStage(stages map[string][]string, id, stage string) bool {
 	return slices.Contains(stages[id], stage)
 }
+
+// newRotator is rotation.New for arguments that must be valid.
+func newRotator(t testing.TB, c rotation.Client, s rotation.Strategy, optFns ...func(*rotation.Options)) *rotation.Rotator {
+	t.Helper()
+	r, err := rotation.New(c, s, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"unicode/utf8"
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/rekeyhq/rekey/internal/nilcheck"
 )
 
 // maxValueSize is Secrets Manager's limit on a secret value.
@@ -50,52 +51,36 @@ type Rotator struct {
 	log      *slog.Logger
 }
 
-// New returns a Rotator that calls client and s.
-//
-// New panics, as regexp.MustCompile does on a bad constant pattern, only on
-// programming errors that the first run of a program reveals: client or s
-// nil (a nil interface, or a nil pointer, map, slice, func or channel in one),
-// or option functions that leave Options invalid: Password.Length outside
+// New returns a Rotator that calls client and s. It returns an error,
+// whose message starts with "rotation: ", if client or s is nil (a nil
+// interface, or a nil pointer, map, slice, func or channel in one) or if
+// the option functions leave Options invalid: Password.Length outside
 // 1..4096, every character class excluded (ExcludeNumbers,
 // ExcludePunctuation, ExcludeUppercase and ExcludeLowercase all set, and
-// IncludeSpace not), or NewToken nil. The panic value is an error whose
-// message starts with "rotation: ". New makes no API call and reads nothing
-// from the environment, so whether it panics depends only on its
-// arguments. Nothing at run time panics: Handle and Rotate return an error
-// for every failure, including a panic in the Strategy and use of a
-// Rotator that New did not make.
-func New(client Client, s Strategy, optFns ...func(*Options)) *Rotator {
-	if isNil(client) {
-		panic(errors.New("rotation: New called with a nil Client"))
+// IncludeSpace not), or NewToken nil. New makes no API call and reads
+// nothing from the environment, so whether it fails depends only on its
+// arguments. Nothing panics: Handle and Rotate return an error for every
+// failure, including a panic in the Strategy and use of a Rotator that New
+// did not make.
+func New(client Client, s Strategy, optFns ...func(*Options)) (*Rotator, error) {
+	if nilcheck.IsNil(client) {
+		return nil, errors.New("rotation: New called with a nil Client")
 	}
-	if isNil(s) {
-		panic(errors.New("rotation: New called with a nil Strategy"))
+	if nilcheck.IsNil(s) {
+		return nil, errors.New("rotation: New called with a nil Strategy")
 	}
 	o := defaultOptions()
 	for _, fn := range optFns {
 		fn(&o)
 	}
 	if err := o.validate(); err != nil {
-		panic(err)
+		return nil, err
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Rotator{client: client, strategy: s, opts: o, log: log}
-}
-
-// isNil reports whether v is nil or holds a nil pointer, map, func or
-// channel, whose methods would panic on the first call.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice:
-		return rv.IsNil()
-	}
-	return false
+	return &Rotator{client: client, strategy: s, opts: o, log: log}, nil
 }
 
 // Handle runs the one step ev names, as a rotation Lambda function does;

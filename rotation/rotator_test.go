@@ -23,7 +23,7 @@ import (
 
 func TestRotateSecretRunsAllStepsThroughHandle(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	e.register(rotation.New(e.sm, e.store))
+	e.register(newRotator(t, e.sm, e.store))
 
 	token, err := e.rotateSecret(t)
 	if err != nil {
@@ -57,7 +57,7 @@ func TestRotateSecretRunsAllStepsThroughHandle(t *testing.T) {
 
 func TestRotateWithoutLambda(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
+	r := newRotator(t, e.sm, e.store, func(o *rotation.Options) {
 		o.NewToken = func() (string, error) { return "00000000-0000-4000-8000-000000000001", nil }
 	})
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
@@ -81,7 +81,7 @@ func TestRotateWithoutLambda(t *testing.T) {
 
 func TestRotateDefaultTokenIsUUID(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	if err := rotation.New(e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
+	if err := newRotator(t, e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	id := e.stages(t)[rotation.StageCurrent]
@@ -93,7 +93,7 @@ func TestRotateDefaultTokenIsUUID(t *testing.T) {
 func TestRotateResumesFailedRotation(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	e.store.failVerify = 1
-	e.register(rotation.New(e.sm, e.store))
+	e.register(newRotator(t, e.sm, e.store))
 	if _, err := e.rotateSecret(t); err == nil {
 		t.Fatal("RotateSecret succeeded although testSecret failed")
 	}
@@ -105,7 +105,7 @@ func TestRotateResumesFailedRotation(t *testing.T) {
 	if pending == "" {
 		t.Fatal("no AWSPENDING version after the failed rotation")
 	}
-	if err := rotation.New(e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
+	if err := newRotator(t, e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	e.requireRotated(t, "key-initial")
@@ -123,7 +123,7 @@ func TestRotateResumesFailedRotation(t *testing.T) {
 
 func TestEveryStepTwiceIsHarmless(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	r := rotation.New(e.sm, e.store)
+	r := newRotator(t, e.sm, e.store)
 	var (
 		mu         sync.Mutex
 		afterFirst []map[string]string // guarded by mu
@@ -165,7 +165,7 @@ func TestEveryStepTwiceIsHarmless(t *testing.T) {
 
 func TestHandleRefuses(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	r := rotation.New(e.sm, e.store)
+	r := newRotator(t, e.sm, e.store)
 	e.register(r)
 	if _, err := e.rotateSecret(t); err != nil {
 		t.Fatalf("RotateSecret: %v", err)
@@ -258,7 +258,7 @@ func TestStalePendingOnCurrentIsRemoved(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r := rotation.New(e.sm, e.store)
+	r := newRotator(t, e.sm, e.store)
 
 	t.Run("finishSecret again", func(t *testing.T) {
 		if err := r.Handle(t.Context(), rotation.Event{Step: rotation.FinishSecret, SecretID: e.arn, ClientRequestToken: cur}); err != nil {
@@ -299,7 +299,7 @@ func TestBinarySecretStaysBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rotation.New(e.sm, e.store).Rotate(t.Context(), *out.ARN); err != nil {
+	if err := newRotator(t, e.sm, e.store).Rotate(t.Context(), *out.ARN); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	got, err := e.sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: out.ARN})
@@ -313,7 +313,7 @@ func TestBinarySecretStaysBinary(t *testing.T) {
 
 func TestPasswordPolicy(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
+	r := newRotator(t, e.sm, e.store, func(o *rotation.Options) {
 		o.Password.Length = 12
 		o.Password.ExcludePunctuation = true
 		o.Password.ExcludeCharacters = "abcdefABCDEF"
@@ -329,39 +329,70 @@ func TestPasswordPolicy(t *testing.T) {
 	}
 }
 
-func TestNewPanicsOnProgrammingErrors(t *testing.T) {
+// New returns an error, never a panic, for each bad argument.
+func TestNewRejectsBadInput(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	for name, fn := range map[string]func(){
-		"nil client":         func() { rotation.New(nil, e.store) },
-		"nil *Client":        func() { rotation.New((*secretsmanager.Client)(nil), e.store) },
-		"nil strategy":       func() { rotation.New(e.sm, nil) },
-		"nil strategy value": func() { rotation.New(e.sm, (*keyStore)(nil)) },
-		"length 0":           func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.Password.Length = 0 }) },
-		"length 4097":        func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.Password.Length = 4097 }) },
-		"no class left": func() {
-			rotation.New(e.sm, e.store, func(o *rotation.Options) {
-				o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true}
-			})
-		},
-		"nil token func": func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.NewToken = nil }) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				v := recover()
-				if v == nil {
-					t.Fatal("New did not panic")
-				}
-				if err, ok := v.(error); !ok || !strings.HasPrefix(err.Error(), "rotation: ") {
-					t.Fatalf("panic value %v is not an error starting with the package name", v)
-				}
+	tests := []struct {
+		name     string
+		client   rotation.Client
+		strategy rotation.Strategy
+		opt      func(*rotation.Options)
+		wantIn   string
+	}{
+		{name: "nil client", strategy: e.store, wantIn: "nil Client"},
+		{name: "nil *Client", client: (*secretsmanager.Client)(nil), strategy: e.store, wantIn: "nil Client"},
+		{name: "nil strategy", client: e.sm, wantIn: "nil Strategy"},
+		{name: "nil strategy value", client: e.sm, strategy: (*keyStore)(nil), wantIn: "nil Strategy"},
+		{name: "length 0", client: e.sm, strategy: e.store,
+			opt: func(o *rotation.Options) { o.Password.Length = 0 }, wantIn: "password length 0"},
+		{name: "length 4097", client: e.sm, strategy: e.store,
+			opt: func(o *rotation.Options) { o.Password.Length = 4097 }, wantIn: "password length 4097"},
+		{name: "no class left", client: e.sm, strategy: e.store, opt: func(o *rotation.Options) {
+			o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true}
+		}, wantIn: "excludes every character class"},
+		{name: "nil token func", client: e.sm, strategy: e.store,
+			opt: func(o *rotation.Options) { o.NewToken = nil }, wantIn: "NewToken is nil"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []func(*rotation.Options)
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
+			}
+			var (
+				r   *rotation.Rotator
+				err error
+			)
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("New panicked: %v", v)
+					}
+				}()
+				r, err = rotation.New(tc.client, tc.strategy, opts...)
 			}()
-			fn()
+			if err == nil {
+				t.Fatal("New succeeded")
+			}
+			if r != nil {
+				t.Errorf("New returned a Rotator with its error %v", err)
+			}
+			if !strings.HasPrefix(err.Error(), "rotation: ") || !strings.Contains(err.Error(), tc.wantIn) {
+				t.Errorf("error %q does not start with %q and mention %q", err, "rotation: ", tc.wantIn)
+			}
 		})
 	}
-	// Only spaces left is a valid policy, not a programming error.
-	rotation.New(e.sm, e.store, func(o *rotation.Options) {
+	// Only spaces left is a valid policy.
+	if _, err := rotation.New(e.sm, e.store, func(o *rotation.Options) {
 		o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true, IncludeSpace: true}
-	})
+	}); err != nil {
+		t.Errorf("New with a spaces-only policy: %v", err)
+	}
+	for _, op := range []string{"DescribeSecret", "GetSecretValue", "GetRandomPassword", "PutSecretValue", "UpdateSecretVersionStage"} {
+		if n := e.srv.Calls(op); n != 0 {
+			t.Errorf("%d %s calls, want none", n, op)
+		}
+	}
 }
 
 // panicky is a Strategy with a bug: its methods panic.
@@ -378,7 +409,7 @@ func (panicky) Apply(context.Context, rotation.Versions) error {
 // strategy is fixed.
 func TestStrategyPanicFailsTheStep(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	err := rotation.New(e.sm, panicky{e.store}).Rotate(t.Context(), e.arn)
+	err := newRotator(t, e.sm, panicky{e.store}).Rotate(t.Context(), e.arn)
 	var se *rotation.StepError
 	if !errors.As(err, &se) || se.Step != rotation.SetSecret {
 		t.Fatalf("Rotate = %v, want a StepError in setSecret", err)
@@ -386,7 +417,7 @@ func TestStrategyPanicFailsTheStep(t *testing.T) {
 	if !errors.As(err, new(runtime.Error)) || !strings.Contains(err.Error(), "strategy Apply panicked") || !strings.Contains(err.Error(), "goroutine ") {
 		t.Fatalf("Rotate = %v, want the runtime error and its stack", err)
 	}
-	if err := rotation.New(e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
+	if err := newRotator(t, e.sm, e.store).Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate with the fixed strategy: %v", err)
 	}
 	e.requireRotated(t, "key-initial")
@@ -406,7 +437,7 @@ func TestZeroRotatorFailsWithoutPanic(t *testing.T) {
 
 func TestRotateRefusesEmptyToken(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
+	r := newRotator(t, e.sm, e.store, func(o *rotation.Options) {
 		o.NewToken = func() (string, error) { return "", nil }
 	})
 	if err := r.Rotate(t.Context(), e.arn); err == nil || !strings.Contains(err.Error(), "empty token") {
@@ -426,7 +457,7 @@ func TestStrategyReadsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &reader{keyStore: e.store, other: *other.ARN}
-	if err := rotation.New(e.sm, s).Rotate(t.Context(), e.arn); err != nil {
+	if err := newRotator(t, e.sm, s).Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	if s.read != "other-value" {
@@ -463,7 +494,7 @@ func TestNoValueInLogsOrErrors(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	var logs bytes.Buffer
 	e.store.failVerify = 1
-	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
+	r := newRotator(t, e.sm, e.store, func(o *rotation.Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	e.register(r)
@@ -519,7 +550,7 @@ func TestEventMatchesLambdaPayload(t *testing.T) {
 // empty pending version, to test the function's configuration.
 func TestRotateImmediatelyFalse(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	e.register(rotation.New(e.sm, e.store))
+	e.register(newRotator(t, e.sm, e.store))
 	if _, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{
 		SecretId: &e.arn, RotationLambdaARN: aws.String(lambdaARN), RotateImmediately: aws.Bool(false),
 	}); err != nil {
@@ -547,7 +578,7 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 // a version without a value.
 func TestFinishSecretRefusesEmptyVersion(t *testing.T) {
 	e := newEnv(t, "key-initial")
-	r := rotation.New(e.sm, e.store)
+	r := newRotator(t, e.sm, e.store)
 	var token atomic.Value // string; set on the emulator's goroutine
 	token.Store("")
 	e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, tok string) error {

@@ -30,6 +30,8 @@ type Secret struct {
 
 // NewSecret returns a Secret holding a copy of value, stored as
 // SecretString. It is meant for testing a Strategy without Secrets Manager.
+// It cannot fail: it checks nothing, so a Strategy sees any value, as it
+// may from the service.
 func NewSecret(arn, versionID string, stages []string, value []byte) Secret {
 	return Secret{ARN: arn, VersionID: versionID, Stages: slices.Clone(stages), value: slices.Clone(value)}
 }

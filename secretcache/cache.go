@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rekeyhq/rekey/internal/nilcheck"
 )
 
 // Client is the part of the Secrets Manager API the cache uses.
@@ -122,11 +124,12 @@ type described struct {
 }
 
 // New returns a Cache reading through client. It returns an error if client
-// is nil or the options are invalid. New makes no API call. The caller must
+// is nil or holds a nil pointer (e.g. a nil *secretsmanager.Client), or if
+// the options are invalid. New makes no API call. The caller must
 // Close the Cache to stop its background refreshes and, if OnChange is set,
 // the goroutine that calls it.
 func New(client Client, optFns ...func(*Options)) (*Cache, error) {
-	if client == nil {
+	if nilcheck.IsNil(client) {
 		return nil, errors.New("secretcache: nil Client")
 	}
 	o := DefaultOptions()

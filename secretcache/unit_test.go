@@ -180,8 +180,13 @@ func TestNewValidatesOptions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := secretcache.New(nil); err == nil {
-		t.Fatal("New(nil) succeeded")
+	for name, client := range map[string]secretcache.Client{"nil": nil, "nil *secretsmanager.Client": (*secretsmanager.Client)(nil)} {
+		if c, err := secretcache.New(client); err == nil || !strings.HasPrefix(err.Error(), "secretcache: ") {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("New(%s) = %v, want a secretcache error", name, err)
+		}
 	}
 	var o secretcache.Options
 	c, err := secretcache.New(mc, func(p *secretcache.Options) { *p = o })

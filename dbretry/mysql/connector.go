@@ -33,8 +33,10 @@ const DefaultPort = 3306
 // inside the connector, as dbretry.Connect does, so database/sql never sees
 // it, and no statement is retried.
 //
-// OpenDB makes no API call and opens no connection; close the *sql.DB when
-// done, then src.
+// OpenDB cannot fail, as sql.OpenDB cannot: whatever NewConnector would
+// report (a nil src, a config the driver rejects) surfaces at the first
+// connect (db.PingContext). OpenDB makes no API call and opens no
+// connection; close the *sql.DB when done, then src.
 func OpenDB(src *dbretry.Source, optFns ...func(*mysqldriver.Config)) *sql.DB {
 	return sql.OpenDB(NewConnector(src, optFns...))
 }
@@ -57,8 +59,11 @@ func OpenDB(src *dbretry.Source, optFns ...func(*mysqldriver.Config)) *sql.DB {
 // or equal to the host of the Addr optFns set, follows the secret's host;
 // any other ServerName is kept. A secret whose "engine" key is set to
 // something other than mysql, mariadb, aurora or aurora-mysql fails the
-// connect with an *EngineError. A config the driver rejects makes every
-// Connect fail with that error. NewConnector makes no API call.
+// connect with an *EngineError.
+//
+// NewConnector cannot fail: a nil src, or a config the driver rejects,
+// makes every Connect fail with an error starting with "mysql: ", so
+// errors surface at the first connect. NewConnector makes no API call.
 func NewConnector(src *dbretry.Source, optFns ...func(*mysqldriver.Config)) driver.Connector {
 	if src == nil {
 		return &connector{err: errors.New("mysql: NewConnector with a nil *dbretry.Source")}

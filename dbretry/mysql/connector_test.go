@@ -21,7 +21,10 @@ import (
 // every *sql.DB the test opens later.
 func newSource(t *testing.T, e *env, optFns ...func(*dbretry.Options)) *dbretry.Source {
 	t.Helper()
-	src := dbretry.NewSource(e.cache, secretName, optFns...)
+	src, err := dbretry.NewSource(e.cache, secretName, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { src.Close() })
 	return src
 }

@@ -12,11 +12,13 @@
 //
 // # Using it
 //
-//	cache, _ := secretcache.New(secretsmanager.NewFromConfig(awsCfg))
+//	cache, err := secretcache.New(secretsmanager.NewFromConfig(awsCfg))
+//	if err != nil { ... }
 //	defer cache.Close()
-//	src := dbretry.NewSource(cache, "prod/orders/mysql")
+//	src, err := dbretry.NewSource(cache, "prod/orders/mysql")
+//	if err != nil { ... }
 //	defer src.Close()
-//	db := mysql.OpenDB(src, func(c *mysqldriver.Config) {
+//	db := mysql.OpenDB(src, func(c *mysqldriver.Config) { // cannot fail; errors surface at the first connect
 //		c.TLSConfig = "true" // RDS: verify the server; or c.TLS = &tls.Config{RootCAs: rdsCAs}
 //		c.ParseTime = true
 //	})

@@ -34,7 +34,10 @@ func ExampleOpenDB() {
 	}
 	defer cache.Close()
 
-	src := dbretry.NewSource(cache, "prod/orders/mysql")
+	src, err := dbretry.NewSource(cache, "prod/orders/mysql")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer src.Close() // after db.Close, before cache.Close
 	db := mysql.OpenDB(src, func(c *mysqldriver.Config) {
 		c.TLSConfig = "true" // verify the server's certificate
@@ -71,7 +74,10 @@ func ExampleEngineError() {
 		log.Fatal(err)
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, "prod/orders/db")
+	src, err := dbretry.NewSource(cache, "prod/orders/db")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer src.Close()
 	db := mysql.OpenDB(src)
 	defer db.Close()

@@ -317,7 +317,10 @@ func (s *testStrategy) Verify(ctx context.Context, pending rotation.Secret) erro
 // rotations that reached finishSecret.
 func (e *env) enableRotation(t testing.TB, alternating bool, pause func() time.Duration) *atomic.Int64 {
 	t.Helper()
-	r := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), &testStrategy{my: e.my, alternating: alternating})
+	r, err := rotation.New(secretsmanager.NewFromConfig(e.srv.AWSConfig()), &testStrategy{my: e.my, alternating: alternating})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var done atomic.Int64
 	e.srv.RegisterRotationFunc(rotatorARN, rotationload.RotationFunc(r, pause, &done))
 	return &done

@@ -89,9 +89,12 @@ func setupLoad(t testing.TB, cfg loadConfig) *loadRun {
 		}
 		return 0
 	})
-	src := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
+	src, err := dbretry.NewSource(e.cache, secretName, func(o *dbretry.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { src.Close() }) // after the client's, registered below
 	db := newLoadClient(t, e, src, cfg)
 	t.Cleanup(func() { db.Close() })

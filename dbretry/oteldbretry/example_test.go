@@ -39,7 +39,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	src := dbretry.NewSource(cache, "prod/db", m.Instrument)
+	src, err := dbretry.NewSource(cache, "prod/db", m.Instrument)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer src.Close()
 
 	m.OnEvent(dbretry.Event{Kind: dbretry.EventAuthFailure, SecretID: src.SecretID(), Code: "28P01", Attempt: 1})

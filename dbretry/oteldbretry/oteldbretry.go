@@ -5,7 +5,8 @@
 //
 //	m, err := oteldbretry.New(meterProvider)
 //	...
-//	src := dbretry.NewSource(cache, secretID, m.Instrument)
+//	src, err := dbretry.NewSource(cache, secretID, m.Instrument)
+//	...
 //	defer m.Close()
 //
 // Metrics (names in the OpenTelemetry semantic conventions' style):
@@ -24,6 +25,7 @@ import (
 
 	"github.com/rekeyhq/rekey"
 	"github.com/rekeyhq/rekey/dbretry"
+	"github.com/rekeyhq/rekey/internal/nilcheck"
 )
 
 // ScopeName is the instrumentation scope of the meter Metrics uses.
@@ -53,10 +55,10 @@ type Metrics struct {
 }
 
 // New returns a Metrics whose instruments come from mp's meter named
-// ScopeName. It returns an error if mp is nil or an instrument cannot be
-// made.
+// ScopeName. It returns an error if mp is nil or holds a nil pointer (e.g.
+// a nil *sdkmetric.MeterProvider), or if an instrument cannot be made.
 func New(mp metric.MeterProvider, optFns ...func(*Options)) (*Metrics, error) {
-	if mp == nil {
+	if nilcheck.IsNil(mp) {
 		return nil, errors.New("oteldbretry: nil MeterProvider")
 	}
 	var o Options

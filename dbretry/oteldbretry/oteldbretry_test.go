@@ -3,11 +3,13 @@ package oteldbretry_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -77,7 +79,10 @@ func TestSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	src := dbretry.NewSource(cache, "db", m.Instrument)
+	src, err := dbretry.NewSource(cache, "db", m.Instrument)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 	db := dbretry.OpenDB(src)
 	defer db.Close()
@@ -114,7 +119,10 @@ func TestSignals(t *testing.T) {
 }
 
 func TestNewRejectsNil(t *testing.T) {
-	if _, err := oteldbretry.New(nil); err == nil {
-		t.Error("New(nil) succeeded")
+	// A nil *MeterProvider would panic in Meter; New refuses it.
+	for name, mp := range map[string]metric.MeterProvider{"nil": nil, "nil *sdkmetric.MeterProvider": (*sdkmetric.MeterProvider)(nil)} {
+		if _, err := oteldbretry.New(mp); err == nil || !strings.HasPrefix(err.Error(), "oteldbretry: ") {
+			t.Errorf("New(%s) = %v, want an oteldbretry error", name, err)
+		}
 	}
 }

@@ -190,7 +190,10 @@ func serveAWS(ctx context.Context, o options) error {
 		return err
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, o.secret, func(do *dbretry.Options) { do.Logger = log })
+	src, err := dbretry.NewSource(cache, o.secret, func(do *dbretry.Options) { do.Logger = log })
+	if err != nil {
+		return err
+	}
 	defer src.Close() // after the pool, before the cache
 	pool, err := newPool(ctx, src, o.dsn, 0)
 	if err != nil {
@@ -261,7 +264,14 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(demoSecret), SecretString: aws.String(string(value))}); err != nil {
 		return err
 	}
-	rotator := rotation.New(sm, postgres.SingleUser(func(po *postgres.Options) { po.SSLMode = "disable" }))
+	strategy, err := postgres.SingleUser(func(po *postgres.Options) { po.SSLMode = "disable" })
+	if err != nil {
+		return err
+	}
+	rotator, err := rotation.New(sm, strategy)
+	if err != nil {
+		return err
+	}
 	srv.RegisterRotationFunc(rotatorARN, func(ctx context.Context, step, id, token string) error {
 		if err := rotator.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: id, ClientRequestToken: token}); err != nil {
 			return err
@@ -281,7 +291,10 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, demoSecret)
+	src, err := dbretry.NewSource(cache, demoSecret)
+	if err != nil {
+		return err
+	}
 	defer src.Close() // after the pool, before the cache
 	pool, err := newPool(ctx, src, "sslmode=disable pool_max_conns=8", 200*time.Millisecond)
 	if err != nil {

@@ -192,7 +192,10 @@ func TestServiceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	src := dbretry.NewSource(cache, id)
+	src, err := dbretry.NewSource(cache, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 	pool, err := newPool(t.Context(), src, "sslmode=disable connect_timeout=1", 0)
 	if err != nil {

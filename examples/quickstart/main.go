@@ -115,7 +115,10 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// 2. Rotation, run by package rotation as the rotation Lambda function;
 	// the emulator invokes it for each of the four steps.
-	rot := rotation.New(sm, passwordStrategy{})
+	rot, err := rotation.New(sm, passwordStrategy{})
+	if err != nil {
+		return err
+	}
 	var steps []string
 	var rotationErr error
 	srv.RegisterRotationFunc(rotatorFn, func(ctx context.Context, step, id, token string) error {

@@ -166,7 +166,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	})
 	if pg != nil {
-		src := dbretry.NewSource(cache, arn)
+		src, err := dbretry.NewSource(cache, arn)
+		if err != nil {
+			return err
+		}
 		defer src.Close()
 		cfg, err := pgxpool.ParseConfig("sslmode=disable pool_max_conns=2")
 		if err != nil {

@@ -23,6 +23,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -53,10 +54,9 @@ func main() {
 
 // newRotator builds the function's Rotator from its environment, read
 // through getenv. It makes no API call and opens no connection. It
-// refuses an unknown strategy and a missing superuser secret; an invalid
-// DB_SSLMODE or MYSQL_TLS fails every rotation step of a secret of that
-// engine with an error naming it (the strategies check their options when
-// called).
+// refuses an unknown strategy, a missing superuser secret and an invalid
+// DB_SSLMODE or MYSQL_TLS, naming the variable, so a misconfigured
+// function fails when it starts instead of at its first rotation step.
 func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog.Logger) (*rotation.Rotator, error) {
 	sslMode := getenv("DB_SSLMODE")
 	if sslMode == "" {
@@ -72,25 +72,44 @@ func newRotator(sm *secretsmanager.Client, getenv func(string) string, log *slog
 		}
 		o.Logger = log
 	}
-	var s byEngine
+	var (
+		s            byEngine
+		pgErr, myErr error
+	)
 	switch name := getenv("ROTATION_STRATEGY"); name {
 	case "", "single":
-		s = byEngine{postgres: postgres.SingleUser(pgOpts), mysql: mysql.SingleUser(myOpts)}
+		s.postgres, pgErr = postgres.SingleUser(pgOpts)
+		s.mysql, myErr = mysql.SingleUser(myOpts)
 	case "alternating":
 		superuser := getenv("SUPERUSER_SECRET_ARN")
 		if superuser == "" {
 			return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY=alternating needs SUPERUSER_SECRET_ARN")
 		}
-		s = byEngine{postgres: postgres.AlternatingUsers(superuser, pgOpts), mysql: mysql.AlternatingUsers(superuser, myOpts)}
+		s.postgres, pgErr = postgres.AlternatingUsers(superuser, pgOpts)
+		s.mysql, myErr = mysql.AlternatingUsers(superuser, myOpts)
 	default:
 		return nil, fmt.Errorf("rotation-lambda: ROTATION_STRATEGY %q is neither \"single\" nor \"alternating\"", name)
 	}
-	return rotation.New(sm, s, func(o *rotation.Options) {
+	var errs []error
+	if pgErr != nil {
+		errs = append(errs, fmt.Errorf("rotation-lambda: DB_SSLMODE: %w", pgErr))
+	}
+	if myErr != nil {
+		errs = append(errs, fmt.Errorf("rotation-lambda: MYSQL_TLS: %w", myErr))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r, err := rotation.New(sm, s, func(o *rotation.Options) {
 		o.Logger = log
 		if ex := getenv("EXCLUDE_CHARACTERS"); ex != "" {
 			o.Password.ExcludeCharacters = ex
 		}
-	}), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotation-lambda: %w", err)
+	}
+	return r, nil
 }
 
 // byEngine is a rotation.Strategy that hands each call to the strategy of

@@ -36,6 +36,13 @@ func TestNewRotatorConfiguration(t *testing.T) {
 		{"alternating", map[string]string{"ROTATION_STRATEGY": "alternating", "SUPERUSER_SECRET_ARN": "arn:super"}, ""},
 		{"alternating without superuser", map[string]string{"ROTATION_STRATEGY": "alternating"}, "SUPERUSER_SECRET_ARN"},
 		{"unknown strategy", map[string]string{"ROTATION_STRATEGY": "multi"}, `"multi"`},
+		{"single with a bad DB_SSLMODE", map[string]string{"DB_SSLMODE": "sometimes"}, `DB_SSLMODE: postgres: SingleUser: Options.SSLMode "sometimes"`},
+		{"alternating with a bad DB_SSLMODE", map[string]string{"ROTATION_STRATEGY": "alternating", "SUPERUSER_SECRET_ARN": "arn:super", "DB_SSLMODE": "sometimes"},
+			`DB_SSLMODE: postgres: AlternatingUsers: Options.SSLMode "sometimes"`},
+		{"single with a bad MYSQL_TLS", map[string]string{"MYSQL_TLS": "sometimes"}, `MYSQL_TLS: mysql: SingleUser: Options.TLS "sometimes"`},
+		{"alternating with a bad MYSQL_TLS", map[string]string{"ROTATION_STRATEGY": "alternating", "SUPERUSER_SECRET_ARN": "arn:super", "MYSQL_TLS": "sometimes"},
+			`MYSQL_TLS: mysql: AlternatingUsers: Options.TLS "sometimes"`},
+		{"both bad, both named", map[string]string{"DB_SSLMODE": "sometimes", "MYSQL_TLS": "never"}, "DB_SSLMODE: postgres: SingleUser: Options.SSLMode \"sometimes\" is not a libpq sslmode\nrotation-lambda: MYSQL_TLS: mysql: SingleUser: Options.TLS \"never\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := newRotator(sm, env(tc.env), slog.New(slog.DiscardHandler))
@@ -47,38 +54,6 @@ func TestNewRotatorConfiguration(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "rotation-lambda: ") {
 				t.Fatalf("newRotator error = %v, want one naming %s", err, tc.wantErr)
-			}
-		})
-	}
-}
-
-// TestBadSSLModeFailsTheFirstStep: the strategies report invalid options
-// when called, so a bad DB_SSLMODE fails createSecret, naming it, before
-// anything is written.
-func TestBadSSLModeFailsTheFirstStep(t *testing.T) {
-	srv := secretcachetest.NewServer(t)
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
-	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("app/db"), SecretString: aws.String(`{"host":"127.0.0.1","username":"app","password":"p"}`),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, strategy := range []string{"single", "alternating"} {
-		t.Run(strategy, func(t *testing.T) {
-			r, err := newRotator(sm, env(map[string]string{
-				"ROTATION_STRATEGY": strategy, "SUPERUSER_SECRET_ARN": "arn:super", "DB_SSLMODE": "sometimes",
-			}), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = r.Rotate(t.Context(), *out.ARN)
-			var se *rotation.StepError
-			if !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), `SSLMode "sometimes"`) {
-				t.Fatalf("Rotate = %v, want createSecret to fail naming the SSLMode", err)
-			}
-			if n := srv.Calls("PutSecretValue"); n != 0 {
-				t.Fatalf("PutSecretValue called %d times", n)
 			}
 		})
 	}
@@ -173,32 +148,6 @@ func TestUnknownEngineFailsTheFirstStep(t *testing.T) {
 	}
 	if n := srv.Calls("PutSecretValue"); n != 0 {
 		t.Fatalf("PutSecretValue called %d times", n)
-	}
-}
-
-// TestBadMySQLTLSFailsTheFirstStep: a bad MYSQL_TLS fails createSecret of
-// a MySQL secret, naming it, before anything is written.
-func TestBadMySQLTLSFailsTheFirstStep(t *testing.T) {
-	srv := secretcachetest.NewServer(t)
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig())
-	arn := createSecret(t, sm, "app/mysql", `{"engine":"mysql","host":"127.0.0.1","username":"app","password":"p"}`)
-	for _, strategy := range []string{"single", "alternating"} {
-		t.Run(strategy, func(t *testing.T) {
-			r, err := newRotator(sm, env(map[string]string{
-				"ROTATION_STRATEGY": strategy, "SUPERUSER_SECRET_ARN": "arn:super", "MYSQL_TLS": "sometimes",
-			}), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = r.Rotate(t.Context(), arn)
-			var se *rotation.StepError
-			if !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), `mysql: `) || !strings.Contains(err.Error(), `TLS "sometimes"`) {
-				t.Fatalf("Rotate = %v, want createSecret to fail naming MYSQL_TLS's value", err)
-			}
-			if n := srv.Calls("PutSecretValue"); n != 0 {
-				t.Fatalf("PutSecretValue called %d times", n)
-			}
-		})
 	}
 }
 

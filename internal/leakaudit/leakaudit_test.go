@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -166,19 +165,6 @@ func (a *audit) seeValue(label string, v any) {
 	}
 	a.logger.Debug("value", "label", label, "v", v)
 	a.logger.Debug("group", slog.Group("g", slog.Any("v", v)))
-}
-
-// seePanic runs f and records the value and stack of its panic, if any.
-func (a *audit) seePanic(label string, f func()) (panicked bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			panicked = true
-			a.see(label+" panic", fmt.Sprintf("%v", r))
-			a.see(label+" panic stack", string(debug.Stack()))
-		}
-	}()
-	f()
-	return false
 }
 
 func (a *audit) check(t *testing.T) {
@@ -578,7 +564,10 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 		} else if err != nil && !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("ParseCredentials %s: error %q does not name the key %s", tc.id, err, tc.key)
 		}
-		src := dbretry.NewSource(c, tc.id, func(o *dbretry.Options) { o.Logger = a.logger })
+		src, err := dbretry.NewSource(c, tc.id, func(o *dbretry.Options) { o.Logger = a.logger })
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, err = src.Credentials(ctx)
 		a.seeErr("Source.Credentials "+tc.id, err)
 		wantPrefix(t, "Source.Credentials "+tc.id, err, "dbretry: ")
@@ -608,8 +597,12 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 	a.logger.Info("credentials", "creds", creds, slog.Any("ptr", &creds))
 	a.seeValue("dbretry.Options", dbretry.DefaultOptions())
 
-	a.seePanic("NewSource(nil cache)", func() { dbretry.NewSource(nil, "x") })
-	a.seePanic("NewSource(empty id)", func() { dbretry.NewSource(c, "") })
+	_, err = dbretry.NewSource(nil, "x")
+	a.seeErr("NewSource(nil cache)", err)
+	wantPrefix(t, "NewSource(nil cache)", err, "dbretry: ")
+	_, err = dbretry.NewSource(c, "")
+	a.seeErr("NewSource(empty id)", err)
+	wantPrefix(t, "NewSource(empty id)", err, "dbretry: ")
 
 	// Refused logins: a password that is not the role's, against a real
 	// PostgreSQL when there is one.
@@ -617,12 +610,15 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 		return
 	}
 	pg.Exec(t, "CREATE ROLE audit_app LOGIN PASSWORD 'the-real-password'")
-	src := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
+	src, err := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
 		o.Logger = a.logger
 		o.RetryBudget = 300 * time.Millisecond
 		o.MinBackoff = 10 * time.Millisecond
 		o.MaxBackoff = 50 * time.Millisecond
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.seeValue("dbretry.Source", src)
 	a.seeValue("dbretry.Stats", src.Stats())
 
@@ -664,10 +660,13 @@ func auditDBRetry(t *testing.T, e *env, pg *pgtest.Server) {
 	// A panicking OnSwitch surfaces as an error.
 	pg.Exec(t, "ALTER ROLE audit_app PASSWORD '"+a.marker+"'")
 	e.put(t, "audit/rds", rdsValue(host, port, "audit_app", a.marker+"-new"))
-	sw := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
+	sw, err := dbretry.NewSource(c, "audit/rds", func(o *dbretry.Options) {
 		o.Logger = a.logger
 		o.OnSwitch = func(id, from, to, stage string) { panic("OnSwitch panicked for " + id) }
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sw.Credentials(ctx); err != nil {
 		a.seeErr("OnSwitch first", err)
 	}
@@ -726,7 +725,7 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	e.create(t, "audit/rot", a.marker+"-v0")
 	e.put(t, "audit/rot", a.marker+"-v1")
 	good := &capturing{a: a, value: []byte(a.marker + "-v2")}
-	if err := rotation.New(e.sm, good, withLog).Rotate(ctx, "audit/rot"); err != nil {
+	if err := newRotator(t, e.sm, good, withLog).Rotate(ctx, "audit/rot"); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	a.seeValue("rotation.Options", rotation.Options{Password: rotation.DefaultPasswordPolicy()})
@@ -737,7 +736,7 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	for i, step := range []rotation.Step{rotation.CreateSecret, rotation.SetSecret, rotation.TestSecret} {
 		id := fmt.Sprintf("audit/rot-fail-%d", i)
 		e.create(t, id, a.marker+"-current")
-		err := rotation.New(e.sm, &capturing{a: a, value: []byte(a.marker + "-pending"), failStep: step}, withLog).Rotate(ctx, id)
+		err := newRotator(t, e.sm, &capturing{a: a, value: []byte(a.marker + "-pending"), failStep: step}, withLog).Rotate(ctx, id)
 		a.seeErr("Rotate failing "+string(step), err)
 		wantIs(t, "Rotate failing "+string(step), err, errStrategy)
 		if se := wantAs[*rotation.StepError](t, "Rotate failing "+string(step), err); se != nil && se.Step != step {
@@ -746,7 +745,7 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	}
 	// A 65,537-byte pending value is refused by the service.
 	e.create(t, "audit/rot-oversize", a.marker)
-	err := rotation.New(e.sm, &capturing{a: a, value: []byte(a.marker + strings.Repeat("z", secretcache.MaxValueSize+1-len(a.marker)))}, withLog).Rotate(ctx, "audit/rot-oversize")
+	err := newRotator(t, e.sm, &capturing{a: a, value: []byte(a.marker + strings.Repeat("z", secretcache.MaxValueSize+1-len(a.marker)))}, withLog).Rotate(ctx, "audit/rot-oversize")
 	a.seeErr("Rotate oversize", err)
 	if se := wantAs[*rotation.StepError](t, "Rotate oversize", err); se != nil && se.Step != rotation.CreateSecret {
 		t.Errorf("Rotate oversize: failed in %s, want createSecret", se.Step)
@@ -754,12 +753,12 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	if err != nil && !strings.Contains(err.Error(), "65536") {
 		t.Errorf("Rotate oversize: error %q does not state the limit", err)
 	}
-	err = rotation.New(e.sm, good, withLog).Rotate(ctx, "")
+	err = newRotator(t, e.sm, good, withLog).Rotate(ctx, "")
 	a.seeErr("Rotate empty id", err)
 	if err == nil {
 		t.Error("Rotate of an empty id: no error")
 	}
-	err = rotation.New(e.sm, good, withLog).Rotate(ctx, "audit/missing")
+	err = newRotator(t, e.sm, good, withLog).Rotate(ctx, "audit/missing")
 	a.seeErr("Rotate not found", err)
 	wantAs[*types.ResourceNotFoundException](t, "Rotate not found", err)
 
@@ -793,7 +792,7 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	if _, err := e.sm.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String("audit/no-rotation")}); err != nil {
 		t.Fatalf("CancelRotateSecret: %v", err)
 	}
-	h := rotation.New(e.sm, good, withLog)
+	h := newRotator(t, e.sm, good, withLog)
 	for _, tc := range []struct {
 		label string
 		ev    rotation.Event
@@ -814,25 +813,30 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	if err == nil {
 		t.Error("Handle with an empty secret id: no error")
 	}
-	a.seePanic("rotation.New(nil)", func() { rotation.New(nil, good) })
-	a.seePanic("rotation.New bad policy", func() {
-		rotation.New(e.sm, good, func(o *rotation.Options) { o.Password.Length = 0 })
-	})
+	_, err = rotation.New(nil, good)
+	a.seeErr("rotation.New(nil)", err)
+	wantPrefix(t, "rotation.New(nil)", err, "rotation: ")
+	_, err = rotation.New(e.sm, good, func(o *rotation.Options) { o.Password.Length = 0 })
+	a.seeErr("rotation.New bad policy", err)
+	wantPrefix(t, "rotation.New bad policy", err, "rotation: ")
 
 	// rotation/postgres reading bad values: none is quoted.
-	single := postgres.SingleUser(func(o *postgres.Options) { o.Logger = a.logger; o.SSLMode = "disable" })
+	single, err := postgres.SingleUser(func(o *postgres.Options) { o.Logger = a.logger; o.SSLMode = "disable" })
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []string{"audit/malformed", "audit/text", "audit/binary", "audit/rds-missing", "audit/rds-badport", "audit/wrongtype"} {
-		err := rotation.New(e.sm, single, withLog).Rotate(ctx, id)
+		err := newRotator(t, e.sm, single, withLog).Rotate(ctx, id)
 		a.seeErr("postgres.SingleUser "+id, err)
 		wantAs[*rotation.StepError](t, "postgres.SingleUser "+id, err)
 	}
-	alt := postgres.AlternatingUsers("audit/malformed", func(o *postgres.Options) { o.Logger = a.logger; o.SSLMode = "disable" })
-	e.create(t, "audit/rds-alt-empty", rdsValue("127.0.0.1", 9, "audit_alt", a.marker))
-	err = rotation.New(e.sm, postgres.AlternatingUsers(""), withLog).Rotate(ctx, "audit/rds-alt-empty")
-	a.seeErr("AlternatingUsers empty superuser id", err)
-	if err == nil {
-		t.Error("AlternatingUsers with an empty superuser secret id: no error")
+	alt, err := postgres.AlternatingUsers("audit/malformed", func(o *postgres.Options) { o.Logger = a.logger; o.SSLMode = "disable" })
+	if err != nil {
+		t.Fatal(err)
 	}
+	_, err = postgres.AlternatingUsers("")
+	a.seeErr("AlternatingUsers empty superuser id", err)
+	wantPrefix(t, "AlternatingUsers empty superuser id", err, "postgres: ")
 	if pg == nil {
 		return
 	}
@@ -840,11 +844,11 @@ func auditRotation(t *testing.T, e *env, pg *pgtest.Server) {
 	// setSecret cannot log in; the superuser secret is malformed.
 	pg.Exec(t, "CREATE ROLE audit_rot LOGIN PASSWORD 'not-the-marker'")
 	e.create(t, "audit/rds-rot", rdsValue(pg.Host, pg.Port, "audit_rot", a.marker))
-	err = rotation.New(e.sm, single, withLog).Rotate(ctx, "audit/rds-rot")
+	err = newRotator(t, e.sm, single, withLog).Rotate(ctx, "audit/rds-rot")
 	a.seeErr("SingleUser refused login", err)
 	wantAs[*rotation.StepError](t, "SingleUser refused login", err)
 	e.create(t, "audit/rds-rot2", rdsValue(pg.Host, pg.Port, "audit_rot", a.marker))
-	err = rotation.New(e.sm, alt, withLog).Rotate(ctx, "audit/rds-rot2")
+	err = newRotator(t, e.sm, alt, withLog).Rotate(ctx, "audit/rds-rot2")
 	a.seeErr("AlternatingUsers malformed superuser", err)
 }
 
@@ -871,4 +875,14 @@ func auditPolicy(t *testing.T, e *env) {
 	if got := e.srv.Calls("GetSecretValue"); got != before {
 		t.Errorf("policy.Gather called GetSecretValue %d times; it must never read a secret value", got-before)
 	}
+}
+
+// newRotator is rotation.New for arguments that must be valid.
+func newRotator(t testing.TB, c rotation.Client, s rotation.Strategy, optFns ...func(*rotation.Options)) *rotation.Rotator {
+	t.Helper()
+	r, err := rotation.New(c, s, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

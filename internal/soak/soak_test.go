@@ -464,8 +464,13 @@ func TestChaosSoak(t *testing.T) {
 		dbARN     string
 	)
 	if pg != nil {
-		strategy := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable"; o.Logger = logger })
-		dbRotator = rotation.New(admin, strategy, func(o *rotation.Options) { o.Logger = logger })
+		strategy, err := postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable"; o.Logger = logger })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dbRotator, err = rotation.New(admin, strategy, func(o *rotation.Options) { o.Logger = logger }); err != nil {
+			t.Fatal(err)
+		}
 		srv.RegisterRotationFunc(dbLambda, func(ctx context.Context, step, secretID, token string) error {
 			// The emulator gives a rotation minutes, as Lambda does; a hung
 			// call inside a step must not stall the soak's rotations.
@@ -489,7 +494,9 @@ func TestChaosSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 		dbARN = aws.ToString(out.ARN)
-		src = dbretry.NewSource(cache, dbSecretID, func(o *dbretry.Options) { o.Logger = logger })
+		if src, err = dbretry.NewSource(cache, dbSecretID, func(o *dbretry.Options) { o.Logger = logger }); err != nil {
+			t.Fatal(err)
+		}
 		cfg, err := pgxpool.ParseConfig("sslmode=disable pool_max_conns=3 pool_max_conn_lifetime=1s " +
 			"pool_max_conn_lifetime_jitter=500ms pool_health_check_period=250ms")
 		if err != nil {
@@ -698,9 +705,13 @@ func TestChaosSoak(t *testing.T) {
 						return
 					}
 				} else {
-					r := rotation.New(admin, trivialStrategy{value: valueOf(tr.id, gen)}, func(o *rotation.Options) {
+					r, err := rotation.New(admin, trivialStrategy{value: valueOf(tr.id, gen)}, func(o *rotation.Options) {
 						o.NewToken = func() (string, error) { return version, nil }
 					})
+					if err != nil {
+						rotErr("rotation.New %s: %v", tr.id, err)
+						return
+					}
 					for {
 						actx, cancel := context.WithTimeout(soakCtx, 3*time.Second)
 						err := r.Rotate(actx, tr.id)

@@ -128,7 +128,11 @@ func TestRotatorCallsCarryUserAgent(t *testing.T) {
 		&secretsmanager.CreateSecretInput{Name: aws.String("a"), SecretString: aws.String("v")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rotation.New(secretsmanager.NewFromConfig(cfg), staticStrategy{}).Rotate(ctx, "a"); err != nil {
+	r, err := rotation.New(secretsmanager.NewFromConfig(cfg), staticStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Rotate(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	wantToken(t, rec, "DescribeSecret", "GetRandomPassword", "PutSecretValue", "GetSecretValue", "UpdateSecretVersionStage")

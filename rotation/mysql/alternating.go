@@ -54,21 +54,25 @@ const maxUserName = 80
 //
 // The superuser needs CREATE USER, GRANT OPTION together with every
 // privilege it copies (on RDS, the master user has them), and SELECT on
-// the mysql schema for SHOW GRANTS FOR. An empty superuserSecretID or
-// invalid options (see Options) make every method return an error naming
-// them.
-func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) rotation.Strategy {
-	o, err := newOptions("AlternatingUsers", optFns)
+// the mysql schema for SHOW GRANTS FOR.
+//
+// AlternatingUsers returns an error, whose message starts with "mysql: ",
+// if superuserSecretID is empty or the options are invalid (see Options).
+// It makes no API call and opens no connection.
+func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) (rotation.Strategy, error) {
 	if superuserSecretID == "" {
-		err = errors.New("mysql: AlternatingUsers: the superuser secret id is empty")
+		return nil, errors.New("mysql: AlternatingUsers: the superuser secret id is empty")
 	}
-	return &alternating{superuser: superuserSecretID, opts: o, err: err}
+	o, err := newOptions("AlternatingUsers", optFns)
+	if err != nil {
+		return nil, err
+	}
+	return &alternating{superuser: superuserSecretID, opts: o}, nil
 }
 
 type alternating struct {
 	superuser string
 	opts      Options
-	err       error // invalid arguments, returned by every method
 }
 
 // pair returns the two logins of an alternating secret whose current
@@ -86,9 +90,6 @@ func pair(user string) (base, clone string, err error) {
 }
 
 func (a *alternating) NewPending(_ context.Context, current rotation.Secret, password string) ([]byte, error) {
-	if a.err != nil {
-		return nil, a.err
-	}
 	d, err := parseSecret(current)
 	if err != nil {
 		return nil, err
@@ -105,9 +106,6 @@ func (a *alternating) NewPending(_ context.Context, current rotation.Secret, pas
 }
 
 func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
-	if a.err != nil {
-		return a.err
-	}
 	pending, current, err := parseVersions(v)
 	if err != nil {
 		return err
@@ -236,9 +234,6 @@ func (a *alternating) readSuperuser(ctx context.Context, secrets rotation.Secret
 }
 
 func (a *alternating) Verify(ctx context.Context, pending rotation.Secret) error {
-	if a.err != nil {
-		return a.err
-	}
 	d, err := parseSecret(pending)
 	if err != nil {
 		return err

@@ -177,7 +177,7 @@ func TestCrashInEveryStepResumes(t *testing.T) {
 							t.Errorf("before a step: %v", err) // may run on the emulator's goroutine: no t.Fatal
 						}
 					}}
-					r := rotation.New(client, f)
+					r := newRotator(t, client, f)
 					e.register(r)
 					old := creds{e.user, e.initial}
 

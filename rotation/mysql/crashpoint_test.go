@@ -76,7 +76,7 @@ func TestCrashAtEveryStatement(t *testing.T) {
 					}
 					e := newEnv(t)
 					c := &cutter{n: n, after: after}
-					err := rotation.New(e.sm, st.new(t, e, c.options)).Rotate(t.Context(), e.arn)
+					err := newRotator(t, e.sm, st.new(t, e, c.options)).Rotate(t.Context(), e.arn)
 					if c.seen.Load() < n {
 						if err != nil {
 							t.Fatalf("uncut rotation: %v", err)
@@ -101,7 +101,7 @@ func TestCrashAtEveryStatement(t *testing.T) {
 						t.Fatalf("cut at statement %d: the clone logs in with the original's password", n)
 					}
 					pending, _ := e.version(t, rotation.StagePending)
-					if err := rotation.New(e.sm, st.new(t, e)).Rotate(t.Context(), e.arn); err != nil {
+					if err := newRotator(t, e.sm, st.new(t, e)).Rotate(t.Context(), e.arn); err != nil {
 						t.Fatalf("cut at statement %d, then Rotate: %v", n, err)
 					}
 					cur := e.requireRotated(t, creds{e.user, e.initial})

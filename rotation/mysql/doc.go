@@ -20,14 +20,17 @@
 // of user copied to user_clone, so AWSCURRENT always works. Either is used
 // with rotation.New:
 //
-//	sm := secretsmanager.NewFromConfig(cfg)
-//	r := rotation.New(sm, mysql.AlternatingUsers(superuserSecretARN))
+//	s, err := mysql.AlternatingUsers(superuserSecretARN)
+//	if err != nil { ... }
+//	r, err := rotation.New(secretsmanager.NewFromConfig(cfg), s)
+//	if err != nil { ... }
 //	lambda.Start(r.Handle)
 //
-// The constructors return no error: invalid options (an unknown TLS mode,
-// a non-positive ConnectTimeout, an empty superuser secret id) make every
-// method of the strategy return an error naming them, so the rotation's
-// first step fails with a clear message.
+// The constructors validate their arguments and return an error naming the
+// first invalid one (an unknown TLS mode, a non-positive ConnectTimeout, an
+// empty superuser secret id), so a misconfigured rotation function fails
+// when it starts, before any rotation step. They make no API call and open
+// no connection.
 //
 // # TLS
 //

@@ -123,7 +123,7 @@ func TestTLSFallback(t *testing.T) {
 					v["ssl"] = tc.ssl
 				}
 				e.arn = e.createSecretValue(t, fmt.Sprintf("db/notls%d", userSeq.Add(1)), v)
-				err := rotation.New(e.sm, st.new(t, e, tc.opt)).Rotate(t.Context(), e.arn)
+				err := newRotator(t, e.sm, st.new(t, e, tc.opt)).Rotate(t.Context(), e.arn)
 				if tc.ok {
 					if err != nil {
 						t.Fatalf("Rotate through a server without TLS: %v", err)

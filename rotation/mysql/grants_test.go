@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rekeyhq/rekey/rotation"
-	"github.com/rekeyhq/rekey/rotation/mysql"
 )
 
 // showGrants returns SHOW GRANTS FOR user@host with the grantee replaced
@@ -76,7 +75,7 @@ func TestAlternatingCopiesEveryGrant(t *testing.T) {
 		t.Fatalf("test premise: SHOW GRANTS has %d lines: %q", len(want), want)
 	}
 
-	r := rotation.New(e.sm, mysql.AlternatingUsers(e.superARN))
+	r := newRotator(t, e.sm, alternatingUsers(t, e.superARN))
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +126,8 @@ func TestAlternatingCopiesEveryGrant(t *testing.T) {
 func TestAlternatingVerifyNeedsTheGrants(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	alt := mysql.AlternatingUsers(e.superARN)
-	r := rotation.New(e.sm, alt)
+	alt := alternatingUsers(t, e.superARN)
+	r := newRotator(t, e.sm, alt)
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}

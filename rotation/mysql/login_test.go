@@ -15,7 +15,7 @@ import (
 func TestSingleUserLogsInWithPrevious(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	r := rotation.New(e.sm, strategies[0].new(t, e))
+	r := newRotator(t, e.sm, strategies[0].new(t, e))
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestSingleUserLogsInWithPrevious(t *testing.T) {
 func TestSingleUserNoLoginWorks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	r := rotation.New(e.sm, strategies[0].new(t, e))
+	r := newRotator(t, e.sm, strategies[0].new(t, e))
 	e.root(t, "ALTER USER ?@? IDENTIFIED BY 'nobody-knows'", e.user, e.host)
 	err := r.Rotate(t.Context(), e.arn)
 	if err == nil {
@@ -66,7 +66,7 @@ func TestSingleUserNoLoginWorks(t *testing.T) {
 func TestAlternatingNeverCopiesThePassword(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	r := rotation.New(e.sm, strategies[1].new(t, e))
+	r := newRotator(t, e.sm, strategies[1].new(t, e))
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestNoPasswordInLogs(t *testing.T) {
 			e := newEnv(t)
 			var logs strings.Builder
 			log := slogTo(&logs)
-			r := rotation.New(e.sm, st.new(t, e, func(o *mysql.Options) { o.Logger = log }), func(o *rotation.Options) { o.Logger = log })
+			r := newRotator(t, e.sm, st.new(t, e, func(o *mysql.Options) { o.Logger = log }), func(o *rotation.Options) { o.Logger = log })
 			passwords := []string{e.initial, e.my.RootPassword()}
 			for range 2 {
 				if err := r.Rotate(t.Context(), e.arn); err != nil {

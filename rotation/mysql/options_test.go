@@ -15,70 +15,82 @@ import (
 	"github.com/rekeyhq/rekey/rotation/mysql"
 )
 
-// invalidStrategies are strategies built with invalid arguments, and what
-// their error must name.
-var invalidStrategies = []struct {
-	name     string
-	strategy rotation.Strategy
-	want     string
+// invalidConstructions build strategies with invalid arguments; want is
+// what their error must name.
+var invalidConstructions = []struct {
+	name  string
+	build func() (rotation.Strategy, error)
+	want  string
 }{
-	{"single TLS", mysql.SingleUser(func(o *mysql.Options) { o.TLS = "sometimes" }), `SingleUser: Options.TLS "sometimes"`},
-	{"single zero ConnectTimeout", mysql.SingleUser(func(o *mysql.Options) { o.ConnectTimeout = 0 }), "SingleUser: Options.ConnectTimeout 0s is not positive"},
-	{"single negative ConnectTimeout", mysql.SingleUser(func(o *mysql.Options) { o.ConnectTimeout = -time.Second }), "SingleUser: Options.ConnectTimeout -1s is not positive"},
-	{"alternating TLS", mysql.AlternatingUsers("arn:super", func(o *mysql.Options) { o.TLS = "" }), `AlternatingUsers: Options.TLS ""`},
-	{"alternating ConnectTimeout", mysql.AlternatingUsers("arn:super", func(o *mysql.Options) { o.ConnectTimeout = -1 }), "AlternatingUsers: Options.ConnectTimeout"},
-	{"alternating empty superuser id", mysql.AlternatingUsers(""), "AlternatingUsers: the superuser secret id is empty"},
+	{"single TLS", func() (rotation.Strategy, error) {
+		return mysql.SingleUser(func(o *mysql.Options) { o.TLS = "sometimes" })
+	}, `SingleUser: Options.TLS "sometimes"`},
+	{"single zero ConnectTimeout", func() (rotation.Strategy, error) {
+		return mysql.SingleUser(func(o *mysql.Options) { o.ConnectTimeout = 0 })
+	}, "SingleUser: Options.ConnectTimeout 0s is not positive"},
+	{"single negative ConnectTimeout", func() (rotation.Strategy, error) {
+		return mysql.SingleUser(func(o *mysql.Options) { o.ConnectTimeout = -time.Second })
+	}, "SingleUser: Options.ConnectTimeout -1s is not positive"},
+	{"alternating TLS", func() (rotation.Strategy, error) {
+		return mysql.AlternatingUsers("arn:super", func(o *mysql.Options) { o.TLS = "" })
+	}, `AlternatingUsers: Options.TLS ""`},
+	{"alternating ConnectTimeout", func() (rotation.Strategy, error) {
+		return mysql.AlternatingUsers("arn:super", func(o *mysql.Options) { o.ConnectTimeout = -1 })
+	}, "AlternatingUsers: Options.ConnectTimeout"},
+	{"alternating empty superuser id", func() (rotation.Strategy, error) {
+		return mysql.AlternatingUsers("")
+	}, "AlternatingUsers: the superuser secret id is empty"},
+	{"alternating empty superuser id and invalid options", func() (rotation.Strategy, error) {
+		return mysql.AlternatingUsers("", func(o *mysql.Options) { o.ConnectTimeout = -1 })
+	}, "AlternatingUsers: the superuser secret id is empty"},
 }
 
-// TestInvalidOptionsFailEveryCall: the constructors cannot fail, so each
-// method of a strategy built with invalid arguments reports them, before
-// touching the secret or the database.
-func TestInvalidOptionsFailEveryCall(t *testing.T) {
-	// Port 1 on loopback refuses at once: a strategy that ignored its
-	// invalid options would fail Apply and Verify with a login error
-	// instead of the option's.
-	value := []byte(`{"engine":"mysql","host":"127.0.0.1","port":1,"username":"u","password":"` + secretPassword + `"}`)
-	cur := rotation.NewSecret("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-x", "v-1", []string{"AWSCURRENT"}, value)
-	pending := rotation.NewSecret(cur.ARN, "v-2", []string{"AWSPENDING"}, value)
-	for _, tc := range invalidStrategies {
+// TestInvalidArgumentsFailTheConstructor: invalid arguments are an error of
+// the constructor, naming them, so a misconfigured rotation function fails
+// when it starts rather than at its first step; never a panic, never a
+// strategy.
+func TestInvalidArgumentsFailTheConstructor(t *testing.T) {
+	for _, tc := range invalidConstructions {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errNew := tc.strategy.NewPending(t.Context(), cur, "new-password")
-			errApply := tc.strategy.Apply(t.Context(), rotation.Versions{Current: cur, Pending: pending})
-			errVerify := tc.strategy.Verify(t.Context(), pending)
-			for method, err := range map[string]error{"NewPending": errNew, "Apply": errApply, "Verify": errVerify} {
-				if err == nil || !strings.HasPrefix(err.Error(), "mysql: ") || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("%s = %v, want an error naming %q", method, err, tc.want)
-				}
+			var (
+				s   rotation.Strategy
+				err error
+			)
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("the constructor panicked: %v", v)
+					}
+				}()
+				s, err = tc.build()
+			}()
+			if err == nil || !strings.HasPrefix(err.Error(), "mysql: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one starting with %q naming %q", err, "mysql: ", tc.want)
+			}
+			if s != nil {
+				t.Errorf("the constructor returned a strategy with its error %v", err)
 			}
 		})
 	}
 }
 
-// TestInvalidOptionsFailTheFirstStep: under a Rotator, invalid options fail
-// createSecret, and nothing is written to the secret.
-func TestInvalidOptionsFailTheFirstStep(t *testing.T) {
-	srv := awsemu.New(t)
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
-	for i, tc := range invalidStrategies {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-				Name:         aws.String("db/invalid-" + string(rune('a'+i))),
-				SecretString: aws.String(`{"host":"127.0.0.1","username":"u","password":"p"}`),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv.ResetCalls()
-			err = rotation.New(sm, tc.strategy).Rotate(t.Context(), *out.ARN)
-			var se *rotation.StepError
-			ok := errors.As(err, &se)
-			if !ok || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Rotate = %v, want createSecret to fail naming %q", err, tc.want)
-			}
-			if n := srv.Calls("PutSecretValue"); n != 0 {
-				t.Fatalf("PutSecretValue called %d times", n)
-			}
-		})
+// TestValidOptionsBuild: every documented TLS value, and the defaults,
+// build a strategy with each constructor.
+func TestValidOptionsBuild(t *testing.T) {
+	for _, mode := range []string{"false", "preferred", "skip-verify", "true"} {
+		opt := func(o *mysql.Options) { o.TLS = mode }
+		if s, err := mysql.SingleUser(opt); err != nil || s == nil {
+			t.Errorf("SingleUser with TLS %q = %v, %v", mode, s, err)
+		}
+		if s, err := mysql.AlternatingUsers("arn:super", opt); err != nil || s == nil {
+			t.Errorf("AlternatingUsers with TLS %q = %v, %v", mode, s, err)
+		}
+	}
+	if _, err := mysql.SingleUser(); err != nil {
+		t.Errorf("SingleUser with the defaults: %v", err)
+	}
+	if _, err := mysql.AlternatingUsers("arn:super"); err != nil {
+		t.Errorf("AlternatingUsers with the defaults: %v", err)
 	}
 }
 
@@ -94,7 +106,7 @@ func TestBadSecretFailsTheFirstStep(t *testing.T) {
 		{"no host", `{"engine":"mysql","port":"3306","username":"u","password":"p"}`, `no "host" key`},
 		{"no username", `{"engine":"mysql","host":"127.0.0.1","password":"p"}`, `no "username" key`},
 	} {
-		for j, st := range []rotation.Strategy{mysql.SingleUser(), mysql.AlternatingUsers("arn:super")} {
+		for j, st := range []rotation.Strategy{singleUser(t), alternatingUsers(t, "arn:super")} {
 			t.Run(fmt.Sprintf("%s/%T", tc.name, st), func(t *testing.T) {
 				out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 					Name: aws.String(fmt.Sprintf("db/bad-%d-%d", i, j)), SecretString: aws.String(tc.value),
@@ -103,7 +115,7 @@ func TestBadSecretFailsTheFirstStep(t *testing.T) {
 					t.Fatal(err)
 				}
 				srv.ResetCalls()
-				err = rotation.New(sm, st).Rotate(t.Context(), *out.ARN)
+				err = newRotator(t, sm, st).Rotate(t.Context(), *out.ARN)
 				var se *rotation.StepError
 				if !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("Rotate = %v, want createSecret to fail naming %q", err, tc.want)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/rekeyhq/rekey/rotation"
-	"github.com/rekeyhq/rekey/rotation/mysql"
 )
 
 // TestSuperuserWithoutPrivileges: a superuser secret whose user may not
@@ -22,7 +21,7 @@ func TestSuperuserWithoutPrivileges(t *testing.T) {
 	e.root(t, "GRANT SELECT ON mysql.* TO ?@'%'", admin) // SHOW GRANTS FOR others
 	t.Cleanup(func() { e.root(t, "DROP USER IF EXISTS ?@'%'", admin) })
 	e.superARN = e.createSecret(t, "db/"+admin, admin, "admin-pw", e.my.Port())
-	r := rotation.New(e.sm, mysql.AlternatingUsers(e.superARN))
+	r := newRotator(t, e.sm, alternatingUsers(t, e.superARN))
 
 	steps := []struct {
 		grant string // what the admin gets after the failure
@@ -65,7 +64,7 @@ func TestAlternatingResumesAfterPartialClone(t *testing.T) {
 			if partial == "some grants" {
 				e.root(t, "GRANT SELECT ON "+ident(e.db)+".* TO ?@?", e.user+"_clone", e.host)
 			}
-			r := rotation.New(e.sm, mysql.AlternatingUsers(e.superARN))
+			r := newRotator(t, e.sm, alternatingUsers(t, e.superARN))
 			if err := r.Rotate(t.Context(), e.arn); err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +84,7 @@ func TestAlternatingHostFromMySQLUser(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, fmt.Sprintf("lost%d", userSeq.Add(1)), "127.0.0.1", "initial-lost")
 	e.root(t, "ALTER USER ?@? IDENTIFIED BY 'changed-behind-our-back'", e.user, e.host)
-	r := rotation.New(e.sm, mysql.AlternatingUsers(e.superARN))
+	r := newRotator(t, e.sm, alternatingUsers(t, e.superARN))
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}

@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/rekeyhq/rekey/rotation"
-	"github.com/rekeyhq/rekey/rotation/mysql"
 )
 
 const secretPassword = "pw-Secret-9f8e7d"
 
 func TestSecretFormat(t *testing.T) {
-	single := mysql.SingleUser()
+	single := singleUser(t)
 	cases := []struct {
 		name, value string
 		wantErr     string // "" for success
@@ -79,7 +78,7 @@ func mustJSON(t testing.TB, v any) string {
 }
 
 func TestAlternatingPendingUser(t *testing.T) {
-	alt := mysql.AlternatingUsers("arn:super")
+	alt := alternatingUsers(t, "arn:super")
 	for current, want := range map[string]string{"app": "app_clone", "app_clone": "app", "my_clone_clone": "my_clone"} {
 		s := rotation.NewSecret("arn:x", "v", nil, []byte(`{"host":"h","username":"`+current+`","password":"p"}`))
 		out, err := alt.NewPending(t.Context(), s, "pw")

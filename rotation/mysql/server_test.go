@@ -20,6 +20,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/mysqltest"
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/rotation/mysql"
 )
 
 // One MariaDB server serves the whole package; each test makes its own
@@ -290,4 +291,35 @@ func (e *env) requireRotated(t testing.TB, old creds) creds {
 		t.Fatalf("AWSCURRENT cannot use the original's grants: %v", err)
 	}
 	return cur
+}
+
+// newRotator is rotation.New for arguments that must be valid.
+func newRotator(t testing.TB, c rotation.Client, s rotation.Strategy, optFns ...func(*rotation.Options)) *rotation.Rotator {
+	t.Helper()
+	r, err := rotation.New(c, s, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// singleUser is mysql.SingleUser for options that must be valid.
+func singleUser(t testing.TB, optFns ...func(*mysql.Options)) rotation.Strategy {
+	t.Helper()
+	s, err := mysql.SingleUser(optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// alternatingUsers is mysql.AlternatingUsers for arguments that must be
+// valid.
+func alternatingUsers(t testing.TB, superuserSecretID string, optFns ...func(*mysql.Options)) rotation.Strategy {
+	t.Helper()
+	s, err := mysql.AlternatingUsers(superuserSecretID, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -28,22 +28,22 @@ import (
 // by reading AWSPENDING (dbretry/mysql does), or use AlternatingUsers to
 // avoid the window.
 //
-// Invalid options (see Options) make every method return an error naming
-// them.
-func SingleUser(optFns ...func(*Options)) rotation.Strategy {
+// SingleUser returns an error, whose message starts with "mysql: " and
+// names the option, if the options are invalid (see Options). It opens no
+// connection.
+func SingleUser(optFns ...func(*Options)) (rotation.Strategy, error) {
 	o, err := newOptions("SingleUser", optFns)
-	return &singleUser{opts: o, err: err}
+	if err != nil {
+		return nil, err
+	}
+	return &singleUser{opts: o}, nil
 }
 
 type singleUser struct {
 	opts Options
-	err  error // invalid options, returned by every method
 }
 
 func (s *singleUser) NewPending(_ context.Context, current rotation.Secret, password string) ([]byte, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	d, err := parseSecret(current)
 	if err != nil {
 		return nil, err
@@ -52,9 +52,6 @@ func (s *singleUser) NewPending(_ context.Context, current rotation.Secret, pass
 }
 
 func (s *singleUser) Apply(ctx context.Context, v rotation.Versions) error {
-	if s.err != nil {
-		return s.err
-	}
 	pending, current, err := parseVersions(v)
 	if err != nil {
 		return err
@@ -114,9 +111,6 @@ func (o *Options) loginWithAny(ctx context.Context, v rotation.Versions, errs []
 }
 
 func (s *singleUser) Verify(ctx context.Context, pending rotation.Secret) error {
-	if s.err != nil {
-		return s.err
-	}
 	d, err := parseSecret(pending)
 	if err != nil {
 		return err

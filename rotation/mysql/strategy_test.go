@@ -20,10 +20,10 @@ var strategies = []struct {
 	new  func(t testing.TB, e *env, optFns ...func(*mysql.Options)) rotation.Strategy
 }{
 	{"single", func(t testing.TB, e *env, optFns ...func(*mysql.Options)) rotation.Strategy {
-		return mysql.SingleUser(optFns...)
+		return singleUser(t, optFns...)
 	}},
 	{"alternating", func(t testing.TB, e *env, optFns ...func(*mysql.Options)) rotation.Strategy {
-		return mysql.AlternatingUsers(e.superARN, optFns...)
+		return alternatingUsers(t, e.superARN, optFns...)
 	}},
 }
 
@@ -33,7 +33,7 @@ func TestFullRotation(t *testing.T) {
 			t.Run(st.name+"/"+via, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t)
-				r := rotation.New(e.sm, st.new(t, e))
+				r := newRotator(t, e.sm, st.new(t, e))
 				e.register(r)
 				old := creds{e.user, e.initial}
 				users := []string{e.user}
@@ -78,7 +78,7 @@ func TestEveryStepTwice(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			r := rotation.New(e.sm, st.new(t, e))
+			r := newRotator(t, e.sm, st.new(t, e))
 			e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, token string) error {
 				ev := rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token}
 				if err := r.Handle(ctx, ev); err != nil {
@@ -107,7 +107,7 @@ func TestHostNotPercent(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnvWith(t, fmt.Sprintf("local%d", userSeq.Add(1)), "127.0.0.1", "initial-local")
-			r := rotation.New(e.sm, st.new(t, e))
+			r := newRotator(t, e.sm, st.new(t, e))
 			old := creds{e.user, e.initial}
 			for range 2 {
 				if err := r.Rotate(t.Context(), e.arn); err != nil {
@@ -158,7 +158,7 @@ func TestAwkwardNames(t *testing.T) {
 				t.Run(st.name+"/"+m.name+"/"+n.name, func(t *testing.T) {
 					t.Parallel()
 					e := newEnvWith(t, n.user+fmt.Sprint(userSeq.Add(1)), "%", n.password)
-					r := rotation.New(e.sm, st.new(t, e, m.opt), func(o *rotation.Options) {
+					r := newRotator(t, e.sm, st.new(t, e, m.opt), func(o *rotation.Options) {
 						o.Password.ExcludeCharacters = "" // quotes and backslashes allowed
 						o.Password.Length = 64
 					})
@@ -182,7 +182,7 @@ func TestConfigurationTest(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			e.register(rotation.New(e.sm, st.new(t, e)))
+			e.register(newRotator(t, e.sm, st.new(t, e)))
 			in := &secretsmanager.RotateSecretInput{SecretId: &e.arn, RotationLambdaARN: aws.String(lambdaARN), RotateImmediately: aws.Bool(false)}
 			if _, err := e.sm.RotateSecret(t.Context(), in); err != nil {
 				t.Fatalf("RotateSecret(RotateImmediately=false): %v", err)
@@ -205,7 +205,7 @@ func TestSingleUserWithCreateUser(t *testing.T) {
 	e := newEnv(t)
 	e.root(t, "GRANT CREATE USER ON *.* TO ?@?", e.user, e.host)
 	var logs strings.Builder
-	r := rotation.New(e.sm, mysql.SingleUser(func(o *mysql.Options) { o.Logger = slogTo(&logs) }))
+	r := newRotator(t, e.sm, singleUser(t, func(o *mysql.Options) { o.Logger = slogTo(&logs) }))
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestSecretSSLKey(t *testing.T) {
 					v["ssl"] = tc.ssl
 				}
 				e.arn = e.createSecretValue(t, fmt.Sprintf("db/tls%d", userSeq.Add(1)), v)
-				r := rotation.New(e.sm, st.new(t, e, tc.opt))
+				r := newRotator(t, e.sm, st.new(t, e, tc.opt))
 				err := r.Rotate(t.Context(), e.arn)
 				if tc.wantErr == "" {
 					if err != nil {

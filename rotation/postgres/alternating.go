@@ -44,20 +44,25 @@ const cloneSuffix = "_clone"
 //     session acts as user.
 //
 // The superuser needs CREATEROLE and ADMIN OPTION on user (on RDS, the
-// master user). An empty superuserSecretID or invalid options (see
-// Options) make every method return an error naming them.
-func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) rotation.Strategy {
-	o, err := newOptions("AlternatingUsers", optFns)
+// master user).
+//
+// AlternatingUsers returns an error, whose message starts with
+// "postgres: ", if superuserSecretID is empty or the options are invalid
+// (see Options). It makes no API call and opens no connection.
+func AlternatingUsers(superuserSecretID string, optFns ...func(*Options)) (rotation.Strategy, error) {
 	if superuserSecretID == "" {
-		err = errors.New("postgres: AlternatingUsers: the superuser secret id is empty")
+		return nil, errors.New("postgres: AlternatingUsers: the superuser secret id is empty")
 	}
-	return &alternating{superuser: superuserSecretID, opts: o, err: err}
+	o, err := newOptions("AlternatingUsers", optFns)
+	if err != nil {
+		return nil, err
+	}
+	return &alternating{superuser: superuserSecretID, opts: o}, nil
 }
 
 type alternating struct {
 	superuser string
 	opts      Options
-	err       error // invalid arguments, returned by every method
 }
 
 // pair returns the two logins of an alternating secret whose current
@@ -75,9 +80,6 @@ func pair(user string) (base, clone string, err error) {
 }
 
 func (a *alternating) NewPending(_ context.Context, current rotation.Secret, password string) ([]byte, error) {
-	if a.err != nil {
-		return nil, a.err
-	}
 	d, err := parseSecret(current)
 	if err != nil {
 		return nil, err
@@ -94,9 +96,6 @@ func (a *alternating) NewPending(_ context.Context, current rotation.Secret, pas
 }
 
 func (a *alternating) Apply(ctx context.Context, v rotation.Versions) error {
-	if a.err != nil {
-		return a.err
-	}
 	pending, err := parseSecret(v.Pending)
 	if err != nil {
 		return err
@@ -197,9 +196,6 @@ func (a *alternating) readSuperuser(ctx context.Context, secrets rotation.Secret
 }
 
 func (a *alternating) Verify(ctx context.Context, pending rotation.Secret) error {
-	if a.err != nil {
-		return a.err
-	}
 	d, err := parseSecret(pending)
 	if err != nil {
 		return err

@@ -18,14 +18,17 @@
 // always works, and makes both logins act as user so objects keep a single
 // owner. Either is used with rotation.New:
 //
-//	sm := secretsmanager.NewFromConfig(cfg)
-//	r := rotation.New(sm, postgres.AlternatingUsers(superuserSecretARN))
+//	s, err := postgres.AlternatingUsers(superuserSecretARN)
+//	if err != nil { ... }
+//	r, err := rotation.New(secretsmanager.NewFromConfig(cfg), s)
+//	if err != nil { ... }
 //	lambda.Start(r.Handle)
 //
-// The constructors return no error: invalid options (an unknown SSLMode, a
-// non-positive ConnectTimeout, an empty superuser secret id) make every
-// method of the strategy return an error naming them, so the rotation's
-// first step fails with a clear message.
+// The constructors validate their arguments and return an error naming the
+// first invalid one (an unknown SSLMode, a non-positive ConnectTimeout, an
+// empty superuser secret id), so a misconfigured rotation function fails
+// when it starts, before any rotation step. They make no API call and open
+// no connection.
 //
 // Passwords are set with ALTER ROLE ... PASSWORD and their SCRAM-SHA-256
 // verifier, computed here, so neither the statement nor a server log holds

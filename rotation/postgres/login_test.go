@@ -19,7 +19,7 @@ import (
 // with it, as AWS's function does.
 func TestSingleUserLogsInWithPrevious(t *testing.T) {
 	e := newEnv(t)
-	r := rotation.New(e.sm, strategies[0].new(t, e))
+	r := newRotator(t, e.sm, strategies[0].new(t, e))
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestSingleUserLogsInWithPrevious(t *testing.T) {
 
 func TestSingleUserNoLoginWorks(t *testing.T) {
 	e := newEnv(t)
-	r := rotation.New(e.sm, strategies[0].new(t, e))
+	r := newRotator(t, e.sm, strategies[0].new(t, e))
 	e.pg.Exec(t, fmt.Sprintf("ALTER ROLE %s PASSWORD 'nobody-knows'", pgx.Identifier{e.role}.Sanitize()))
 	err := r.Rotate(t.Context(), e.arn)
 	if err == nil {
@@ -73,7 +73,7 @@ func TestPasswordNeverInServerLog(t *testing.T) {
 			e.pg.Exec(t, fmt.Sprintf("ALTER ROLE %s SET log_statement = 'all'", e.role))
 			e.superARN = e.createSecret(t, "db/"+su, su, suPassword, e.pg.Port)
 
-			r := rotation.New(e.sm, st.new(t, e))
+			r := newRotator(t, e.sm, st.new(t, e))
 			if err := r.Rotate(t.Context(), e.arn); err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +97,7 @@ func TestPasswordNeverInServerLog(t *testing.T) {
 func TestAlternatingVerifyDetectsSessionRole(t *testing.T) {
 	e := newEnv(t)
 	alt := strategies[1].new(t, e)
-	r := rotation.New(e.sm, alt)
+	r := newRotator(t, e.sm, alt)
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatal(err)
 	}

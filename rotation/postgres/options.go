@@ -8,11 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Options configure a strategy. The constructors copy the defaults and
-// apply the caller's functions to the copy. Invalid options do not stop
-// the constructors: every call of the strategy's methods then returns the
-// same error, which names the option, so the rotation's first step fails
-// with it.
+// Options configure a strategy. The constructors copy the defaults, apply
+// the caller's functions to the copy and validate the result: invalid
+// options make the constructor return an error that names the option, so
+// a misconfigured rotation function fails when it starts, not at its
+// first step.
 type Options struct {
 	// ConnectTimeout bounds each login, including TLS negotiation and
 	// authentication. Default 5s. The step's context bounds it too.

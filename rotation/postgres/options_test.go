@@ -1,81 +1,89 @@
 package postgres_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 )
 
-// invalidStrategies are strategies built with invalid arguments, and what
-// their error must name.
-var invalidStrategies = []struct {
-	name     string
-	strategy rotation.Strategy
-	want     string
+// invalidConstructions build strategies with invalid arguments; want is
+// what their error must name.
+var invalidConstructions = []struct {
+	name  string
+	build func() (rotation.Strategy, error)
+	want  string
 }{
-	{"single SSLMode", postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "sometimes" }), `SingleUser: Options.SSLMode "sometimes"`},
-	{"single zero ConnectTimeout", postgres.SingleUser(func(o *postgres.Options) { o.ConnectTimeout = 0 }), "SingleUser: Options.ConnectTimeout 0s is not positive"},
-	{"single negative ConnectTimeout", postgres.SingleUser(func(o *postgres.Options) { o.ConnectTimeout = -time.Second }), "SingleUser: Options.ConnectTimeout -1s is not positive"},
-	{"alternating SSLMode", postgres.AlternatingUsers("arn:super", func(o *postgres.Options) { o.SSLMode = "" }), `AlternatingUsers: Options.SSLMode ""`},
-	{"alternating ConnectTimeout", postgres.AlternatingUsers("arn:super", func(o *postgres.Options) { o.ConnectTimeout = -1 }), "AlternatingUsers: Options.ConnectTimeout"},
-	{"alternating empty superuser id", postgres.AlternatingUsers(""), "AlternatingUsers: the superuser secret id is empty"},
+	{"single SSLMode", func() (rotation.Strategy, error) {
+		return postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "sometimes" })
+	}, `SingleUser: Options.SSLMode "sometimes"`},
+	{"single zero ConnectTimeout", func() (rotation.Strategy, error) {
+		return postgres.SingleUser(func(o *postgres.Options) { o.ConnectTimeout = 0 })
+	}, "SingleUser: Options.ConnectTimeout 0s is not positive"},
+	{"single negative ConnectTimeout", func() (rotation.Strategy, error) {
+		return postgres.SingleUser(func(o *postgres.Options) { o.ConnectTimeout = -time.Second })
+	}, "SingleUser: Options.ConnectTimeout -1s is not positive"},
+	{"alternating SSLMode", func() (rotation.Strategy, error) {
+		return postgres.AlternatingUsers("arn:super", func(o *postgres.Options) { o.SSLMode = "" })
+	}, `AlternatingUsers: Options.SSLMode ""`},
+	{"alternating ConnectTimeout", func() (rotation.Strategy, error) {
+		return postgres.AlternatingUsers("arn:super", func(o *postgres.Options) { o.ConnectTimeout = -1 })
+	}, "AlternatingUsers: Options.ConnectTimeout"},
+	{"alternating empty superuser id", func() (rotation.Strategy, error) {
+		return postgres.AlternatingUsers("")
+	}, "AlternatingUsers: the superuser secret id is empty"},
+	{"alternating empty superuser id and invalid options", func() (rotation.Strategy, error) {
+		return postgres.AlternatingUsers("", func(o *postgres.Options) { o.ConnectTimeout = -1 })
+	}, "AlternatingUsers: the superuser secret id is empty"},
 }
 
-// TestInvalidOptionsFailEveryCall: the constructors cannot fail, so each
-// method of a strategy built with invalid arguments reports them, before
-// touching the secret or the database.
-func TestInvalidOptionsFailEveryCall(t *testing.T) {
-	// Port 1 on loopback refuses at once: a strategy that ignored its
-	// invalid options would fail Apply and Verify with a login error
-	// instead of the option's.
-	value := []byte(`{"engine":"postgres","host":"127.0.0.1","port":1,"username":"u","password":"` + secretPassword + `"}`)
-	cur := rotation.NewSecret("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-x", "v-1", []string{"AWSCURRENT"}, value)
-	pending := rotation.NewSecret(cur.ARN, "v-2", []string{"AWSPENDING"}, value)
-	for _, tc := range invalidStrategies {
+// TestInvalidArgumentsFailTheConstructor: invalid arguments are an error of
+// the constructor, naming them, so a misconfigured rotation function fails
+// when it starts rather than at its first step; never a panic, never a
+// strategy.
+func TestInvalidArgumentsFailTheConstructor(t *testing.T) {
+	for _, tc := range invalidConstructions {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errNew := tc.strategy.NewPending(t.Context(), cur, "new-password")
-			errApply := tc.strategy.Apply(t.Context(), rotation.Versions{Current: cur, Pending: pending})
-			errVerify := tc.strategy.Verify(t.Context(), pending)
-			for method, err := range map[string]error{"NewPending": errNew, "Apply": errApply, "Verify": errVerify} {
-				if err == nil || !strings.HasPrefix(err.Error(), "postgres: ") || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("%s = %v, want an error naming %q", method, err, tc.want)
-				}
+			var (
+				s   rotation.Strategy
+				err error
+			)
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("the constructor panicked: %v", v)
+					}
+				}()
+				s, err = tc.build()
+			}()
+			if err == nil || !strings.HasPrefix(err.Error(), "postgres: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one starting with %q naming %q", err, "postgres: ", tc.want)
+			}
+			if s != nil {
+				t.Errorf("the constructor returned a strategy with its error %v", err)
 			}
 		})
 	}
 }
 
-// TestInvalidOptionsFailTheFirstStep: under a Rotator, invalid options fail
-// createSecret, and nothing is written to the secret.
-func TestInvalidOptionsFailTheFirstStep(t *testing.T) {
-	srv := awsemu.New(t)
-	sm := secretsmanager.NewFromConfig(srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
-	for i, tc := range invalidStrategies {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-				Name:         aws.String("db/invalid-" + string(rune('a'+i))),
-				SecretString: aws.String(`{"host":"127.0.0.1","username":"u","password":"p"}`),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv.ResetCalls()
-			err = rotation.New(sm, tc.strategy).Rotate(t.Context(), *out.ARN)
-			var se *rotation.StepError
-			if !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Rotate = %v, want createSecret to fail naming %q", err, tc.want)
-			}
-			if n := srv.Calls("PutSecretValue"); n != 0 {
-				t.Fatalf("PutSecretValue called %d times", n)
-			}
-		})
+// TestValidOptionsBuild: every documented SSLMode value, and the defaults,
+// build a strategy with each constructor.
+func TestValidOptionsBuild(t *testing.T) {
+	for _, mode := range []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"} {
+		opt := func(o *postgres.Options) { o.SSLMode = mode }
+		if s, err := postgres.SingleUser(opt); err != nil || s == nil {
+			t.Errorf("SingleUser with SSLMode %q = %v, %v", mode, s, err)
+		}
+		if s, err := postgres.AlternatingUsers("arn:super", opt); err != nil || s == nil {
+			t.Errorf("AlternatingUsers with SSLMode %q = %v, %v", mode, s, err)
+		}
+	}
+	if _, err := postgres.SingleUser(); err != nil {
+		t.Errorf("SingleUser with the defaults: %v", err)
+	}
+	if _, err := postgres.AlternatingUsers("arn:super"); err != nil {
+		t.Errorf("AlternatingUsers with the defaults: %v", err)
 	}
 }

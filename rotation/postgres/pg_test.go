@@ -19,6 +19,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/rotation"
+	"github.com/rekeyhq/rekey/rotation/postgres"
 )
 
 // One PostgreSQL server serves the whole package; each test makes its own
@@ -226,4 +227,35 @@ func (e *env) requireRotated(t testing.TB, old creds) creds {
 		t.Fatalf("AWSPREVIOUS holds user %s, want the old credentials of %s", prev.user, old.user)
 	}
 	return cur
+}
+
+// newRotator is rotation.New for arguments that must be valid.
+func newRotator(t testing.TB, c rotation.Client, s rotation.Strategy, optFns ...func(*rotation.Options)) *rotation.Rotator {
+	t.Helper()
+	r, err := rotation.New(c, s, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// singleUser is postgres.SingleUser for options that must be valid.
+func singleUser(t testing.TB, optFns ...func(*postgres.Options)) rotation.Strategy {
+	t.Helper()
+	s, err := postgres.SingleUser(optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// alternatingUsers is postgres.AlternatingUsers for arguments that must be
+// valid.
+func alternatingUsers(t testing.TB, superuserSecretID string, optFns ...func(*postgres.Options)) rotation.Strategy {
+	t.Helper()
+	s, err := postgres.AlternatingUsers(superuserSecretID, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

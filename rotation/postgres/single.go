@@ -25,22 +25,22 @@ import (
 // longer log in; clients recover by reading AWSPENDING, or use
 // AlternatingUsers to avoid the window.
 //
-// Invalid options (see Options) make every method return an error naming
-// them.
-func SingleUser(optFns ...func(*Options)) rotation.Strategy {
+// SingleUser returns an error, whose message starts with "postgres: " and
+// names the option, if the options are invalid (see Options). It opens no
+// connection.
+func SingleUser(optFns ...func(*Options)) (rotation.Strategy, error) {
 	o, err := newOptions("SingleUser", optFns)
-	return &singleUser{opts: o, err: err}
+	if err != nil {
+		return nil, err
+	}
+	return &singleUser{opts: o}, nil
 }
 
 type singleUser struct {
 	opts Options
-	err  error // invalid options, returned by every method
 }
 
 func (s *singleUser) NewPending(_ context.Context, current rotation.Secret, password string) ([]byte, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	d, err := parseSecret(current)
 	if err != nil {
 		return nil, err
@@ -49,9 +49,6 @@ func (s *singleUser) NewPending(_ context.Context, current rotation.Secret, pass
 }
 
 func (s *singleUser) Apply(ctx context.Context, v rotation.Versions) error {
-	if s.err != nil {
-		return s.err
-	}
 	pending, err := parseSecret(v.Pending)
 	if err != nil {
 		return err
@@ -98,9 +95,6 @@ func (s *singleUser) Apply(ctx context.Context, v rotation.Versions) error {
 }
 
 func (s *singleUser) Verify(ctx context.Context, pending rotation.Secret) error {
-	if s.err != nil {
-		return s.err
-	}
 	d, err := parseSecret(pending)
 	if err != nil {
 		return err

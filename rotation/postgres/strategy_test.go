@@ -21,10 +21,10 @@ var strategies = []struct {
 	new  func(t testing.TB, e *env) rotation.Strategy
 }{
 	{"single", func(t testing.TB, e *env) rotation.Strategy {
-		return postgres.SingleUser(func(o *postgres.Options) { o.SSLMode = "disable" })
+		return singleUser(t, func(o *postgres.Options) { o.SSLMode = "disable" })
 	}},
 	{"alternating", func(t testing.TB, e *env) rotation.Strategy {
-		return postgres.AlternatingUsers(e.superARN, func(o *postgres.Options) { o.SSLMode = "disable" })
+		return alternatingUsers(t, e.superARN, func(o *postgres.Options) { o.SSLMode = "disable" })
 	}},
 }
 
@@ -33,7 +33,7 @@ func TestFullRotation(t *testing.T) {
 		for _, via := range []string{"RotateSecret", "Rotate"} {
 			t.Run(st.name+"/"+via, func(t *testing.T) {
 				e := newEnv(t)
-				r := rotation.New(e.sm, st.new(t, e))
+				r := newRotator(t, e.sm, st.new(t, e))
 				e.register(r)
 				old := creds{e.role, e.initial}
 				users := []string{e.role}
@@ -77,7 +77,7 @@ func TestFullRotation(t *testing.T) {
 // owned by the original role and readable and writable through both.
 func TestAlternatingKeepsOneOwner(t *testing.T) {
 	e := newEnv(t)
-	r := rotation.New(e.sm, strategies[1].new(t, e))
+	r := newRotator(t, e.sm, strategies[1].new(t, e))
 	base := creds{e.role, e.initial}
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
@@ -129,7 +129,7 @@ func TestEveryStepTwice(t *testing.T) {
 	for _, st := range strategies {
 		t.Run(st.name, func(t *testing.T) {
 			e := newEnv(t)
-			r := rotation.New(e.sm, st.new(t, e))
+			r := newRotator(t, e.sm, st.new(t, e))
 			e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, token string) error {
 				ev := rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token}
 				if err := r.Handle(ctx, ev); err != nil {
@@ -156,7 +156,7 @@ func TestQuotedRoleName(t *testing.T) {
 	for _, st := range strategies {
 		t.Run(st.name, func(t *testing.T) {
 			e := newEnvNamed(t, fmt.Sprintf(`we"ird 'ro\le%d`, roleSeq.Add(1)))
-			r := rotation.New(e.sm, st.new(t, e))
+			r := newRotator(t, e.sm, st.new(t, e))
 			old := creds{e.role, e.initial}
 			for range 2 {
 				if err := r.Rotate(t.Context(), e.arn); err != nil {
@@ -175,7 +175,7 @@ func TestAlternatingNameLimit(t *testing.T) {
 	}
 	t.Run("clone of 63 bytes", func(t *testing.T) {
 		e := newEnvNamed(t, name(63-len("_clone")))
-		r := rotation.New(e.sm, strategies[1].new(t, e))
+		r := newRotator(t, e.sm, strategies[1].new(t, e))
 		if err := r.Rotate(t.Context(), e.arn); err != nil {
 			t.Fatalf("Rotate of a %d-byte role: %v", len(e.role), err)
 		}
@@ -185,7 +185,7 @@ func TestAlternatingNameLimit(t *testing.T) {
 	})
 	t.Run("clone of 64 bytes", func(t *testing.T) {
 		e := newEnvNamed(t, name(64-len("_clone")))
-		r := rotation.New(e.sm, strategies[1].new(t, e))
+		r := newRotator(t, e.sm, strategies[1].new(t, e))
 		err := r.Rotate(t.Context(), e.arn)
 		if se := (*rotation.StepError)(nil); !errors.As(err, &se) || se.Step != rotation.CreateSecret || !strings.Contains(err.Error(), "63-byte") {
 			t.Fatalf("Rotate of a %d-byte role = %v, want createSecret to name the 63-byte limit", len(e.role), err)
@@ -203,7 +203,7 @@ func TestConfigurationTest(t *testing.T) {
 	for _, st := range strategies {
 		t.Run(st.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.register(rotation.New(e.sm, st.new(t, e)))
+			e.register(newRotator(t, e.sm, st.new(t, e)))
 			in := &secretsmanager.RotateSecretInput{SecretId: &e.arn, RotationLambdaARN: aws.String(lambdaARN), RotateImmediately: aws.Bool(false)}
 			if _, err := e.sm.RotateSecret(t.Context(), in); err != nil {
 				t.Fatalf("RotateSecret(RotateImmediately=false): %v", err)

@@ -43,6 +43,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/rekeyhq/rekey"
+	"github.com/rekeyhq/rekey/internal/nilcheck"
 	"github.com/rekeyhq/rekey/secretcache"
 )
 
@@ -88,11 +89,11 @@ type Metrics struct {
 }
 
 // New returns a Metrics whose instruments come from mp's meter named
-// ScopeName. It returns an error if mp is nil or an instrument cannot be
-// made. It records nothing until set as a Cache's hook (Instrument) and
+// ScopeName. It returns an error if mp is nil or holds a nil pointer (e.g.
+// a nil *sdkmetric.MeterProvider), or if an instrument cannot be made. It records nothing until set as a Cache's hook (Instrument) and
 // observing a Cache (Observe).
 func New(mp metric.MeterProvider, optFns ...func(*Options)) (*Metrics, error) {
-	if mp == nil {
+	if nilcheck.IsNil(mp) {
 		return nil, errors.New("otelcache: nil MeterProvider")
 	}
 	var o Options

@@ -2,6 +2,7 @@ package otelcache_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -279,8 +281,11 @@ func TestInstrumentChainsAndDoesNotAllocate(t *testing.T) {
 }
 
 func TestNewRejectsNil(t *testing.T) {
-	if _, err := otelcache.New(nil); err == nil {
-		t.Error("New(nil) succeeded")
+	// A nil *MeterProvider would panic in Meter; New refuses it.
+	for name, mp := range map[string]metric.MeterProvider{"nil": nil, "nil *sdkmetric.MeterProvider": (*sdkmetric.MeterProvider)(nil)} {
+		if _, err := otelcache.New(mp); err == nil || !strings.HasPrefix(err.Error(), "otelcache: ") {
+			t.Errorf("New(%s) = %v, want an otelcache error", name, err)
+		}
 	}
 	m, err := otelcache.New(sdkmetric.NewMeterProvider())
 	if err != nil {
