@@ -13,29 +13,15 @@ import (
 	"github.com/rekeyhq/rekey/rotation"
 )
 
-// Creds are the username and password in one version of a secret.
-type Creds struct{ User, Password string }
-
-// Env is one database account, the secret holding its credentials and the
-// emulator serving it, as an engine's tests set them up.
+// Env is one database account and the secret holding its credentials, as
+// an engine's tests set them up.
 type Env interface {
-	// Server is the emulator, for faults and call counts.
-	Server() *awsemu.Server
-	// Client is a client of Server that makes one attempt per call.
-	Client() *secretsmanager.Client
-	// ARN is the rotated secret.
-	ARN() string
+	// Secret is the rotated secret.
+	Secret() Secret
 	// Initial are the credentials the secret was created with.
 	Initial() Creds
-	// Register makes r the rotation function RotateSecret invokes.
-	Register(r *rotation.Rotator)
-	// RotateSecret starts a rotation through the service's RotateSecret.
-	RotateSecret(t testing.TB) error
-	// ReadVersion reads the version labelled stage; ok is false when there
-	// is none. It must not call t.Fatal: it runs off the test goroutine.
-	ReadVersion(ctx context.Context, stage string) (c Creds, ok bool, err error)
 	// TryLogin reports whether c logs in; a refused login is (false, nil).
-	// It runs off the test goroutine too.
+	// It must not call t.Fatal: it runs off the test goroutine.
 	TryLogin(ctx context.Context, c Creds) (bool, error)
 	// RequireRotated fails t unless a rotation from old finished cleanly
 	// (AWSCURRENT logs in, AWSPREVIOUS holds old, no AWSPENDING) and
@@ -127,7 +113,7 @@ func (c *CheckEachStep) DescribeSecret(ctx context.Context, in *secretsmanager.D
 // test, because it also runs on the emulator's goroutines.
 func Invariant(ctx context.Context, e Env, single bool) error {
 	logsIn := func(stage string) (bool, error) {
-		c, ok, err := e.ReadVersion(ctx, stage)
+		c, ok, err := e.Secret().ReadVersion(ctx, stage)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -171,46 +157,46 @@ type fault struct {
 
 var faults = []fault{
 	{"GetRandomPassword throttled", rotation.CreateSecret, func(e Env, _ *Flaky) rotation.Client {
-		e.Server().InjectFault(awsemu.Fault{Op: "GetRandomPassword", Code: "ThrottlingException", Times: 1})
-		return e.Client()
+		e.Secret().Server.InjectFault(awsemu.Fault{Op: "GetRandomPassword", Code: "ThrottlingException", Times: 1})
+		return e.Secret().Client
 	}, 1},
 	{"PutSecretValue fails", rotation.CreateSecret, func(e Env, _ *Flaky) rotation.Client {
-		e.Server().InjectFault(awsemu.Fault{Op: "PutSecretValue", Code: "InternalServiceError", Times: 1})
-		return e.Client()
+		e.Secret().Server.InjectFault(awsemu.Fault{Op: "PutSecretValue", Code: "InternalServiceError", Times: 1})
+		return e.Secret().Client
 	}, 2},
 	{"PutSecretValue connection reset", rotation.CreateSecret, func(e Env, _ *Flaky) rotation.Client {
-		e.Server().InjectFault(awsemu.Fault{Op: "PutSecretValue", Reset: true, Times: 1})
-		return e.Client()
+		e.Secret().Server.InjectFault(awsemu.Fault{Op: "PutSecretValue", Reset: true, Times: 1})
+		return e.Secret().Client
 	}, 2},
 	{"PutSecretValue reply lost", rotation.CreateSecret, func(e Env, _ *Flaky) rotation.Client {
-		e.Server().InjectFault(awsemu.Fault{Op: "PutSecretValue", Code: "InternalServiceError", Times: 1, After: true})
-		return e.Client()
+		e.Secret().Server.InjectFault(awsemu.Fault{Op: "PutSecretValue", Code: "InternalServiceError", Times: 1, After: true})
+		return e.Secret().Client
 	}, 1},
 	{"Apply fails before the database changes", rotation.SetSecret, func(e Env, f *Flaky) rotation.Client {
 		f.Step, f.After = rotation.SetSecret, false
 		f.Armed.Store(true)
-		return e.Client()
+		return e.Secret().Client
 	}, 1},
 	{"Apply fails after the database changed", rotation.SetSecret, func(e Env, f *Flaky) rotation.Client {
 		f.Step, f.After = rotation.SetSecret, true
 		f.Armed.Store(true)
-		return e.Client()
+		return e.Secret().Client
 	}, 1},
 	{"Verify fails", rotation.TestSecret, func(e Env, f *Flaky) rotation.Client {
 		f.Step = rotation.TestSecret
 		f.Armed.Store(true)
-		return e.Client()
+		return e.Secret().Client
 	}, 1},
 	{"moving AWSCURRENT fails", rotation.FinishSecret, func(e Env, _ *Flaky) rotation.Client {
-		e.Server().InjectFault(awsemu.Fault{Op: "UpdateSecretVersionStage", Code: "InternalServiceError", Times: 1})
-		return e.Client()
+		e.Secret().Server.InjectFault(awsemu.Fault{Op: "UpdateSecretVersionStage", Code: "InternalServiceError", Times: 1})
+		return e.Secret().Client
 	}, 1},
 	{"moving AWSCURRENT reply lost", rotation.FinishSecret, func(e Env, _ *Flaky) rotation.Client {
-		e.Server().InjectFault(awsemu.Fault{Op: "UpdateSecretVersionStage", Code: "InternalServiceError", Times: 1, After: true})
-		return e.Client()
+		e.Secret().Server.InjectFault(awsemu.Fault{Op: "UpdateSecretVersionStage", Code: "InternalServiceError", Times: 1, After: true})
+		return e.Secret().Client
 	}, 1},
 	{"removing AWSPENDING fails", rotation.FinishSecret, func(e Env, _ *Flaky) rotation.Client {
-		return &FailSecondUnstage{Client: e.Client()}
+		return &FailSecondUnstage{Client: e.Secret().Client}
 	}, 1},
 }
 
@@ -228,6 +214,7 @@ func CrashInEveryStepResumes(t *testing.T, strategies []Strategy) {
 				t.Run(st.Name+"/"+fl.name+"/"+via, func(t *testing.T) {
 					t.Parallel()
 					e, strategy := st.New(t)
+					sec := e.Secret()
 					f := &Flaky{Strategy: strategy}
 					var checks atomic.Int64
 					client := &CheckEachStep{Client: fl.arm(e, f), Check: func(ctx context.Context) {
@@ -237,14 +224,14 @@ func CrashInEveryStepResumes(t *testing.T, strategies []Strategy) {
 						}
 					}}
 					r := rotation.New(client, f)
-					e.Register(r)
+					sec.Register(r)
 					old := e.Initial()
 
 					var err error
 					if via == "RotateSecret" {
-						err = e.RotateSecret(t)
+						err = sec.RotateSecret(t)
 					} else {
-						err = r.Rotate(t.Context(), e.ARN())
+						err = r.Rotate(t.Context(), sec.ARN)
 					}
 					if err == nil {
 						t.Fatal("the rotation succeeded despite the fault")
@@ -256,12 +243,9 @@ func CrashInEveryStepResumes(t *testing.T, strategies []Strategy) {
 					if err := Invariant(t.Context(), e, st.Single); err != nil {
 						t.Fatalf("after the failure: %v", err)
 					}
-					pending, _, err := e.ReadVersion(t.Context(), rotation.StagePending)
-					if err != nil {
-						t.Fatal(err)
-					}
+					pending, _ := sec.Version(t, rotation.StagePending)
 
-					if err := r.Rotate(t.Context(), e.ARN()); err != nil {
+					if err := r.Rotate(t.Context(), sec.ARN); err != nil {
 						t.Fatalf("Rotate after the failure: %v", err)
 					}
 					if err := Invariant(t.Context(), e, st.Single); err != nil {
@@ -286,7 +270,7 @@ func CrashInEveryStepResumes(t *testing.T, strategies []Strategy) {
 					}
 					// A committed write is never repeated, so no token gets a
 					// second value (ResourceExistsException).
-					if n := e.Server().Calls("PutSecretValue"); n != fl.puts {
+					if n := sec.Server.Calls("PutSecretValue"); n != fl.puts {
 						t.Fatalf("PutSecretValue calls = %d, want %d", n, fl.puts)
 					}
 					if fl.step != rotation.FinishSecret {
@@ -294,7 +278,7 @@ func CrashInEveryStepResumes(t *testing.T, strategies []Strategy) {
 					}
 					// A fault in finishSecret could leave a label behind that
 					// blocks the next rotation through the service; it does not.
-					if err := e.RotateSecret(t); err != nil {
+					if err := sec.RotateSecret(t); err != nil {
 						t.Fatalf("RotateSecret after recovery: %v", err)
 					}
 					e.RequireRotated(t, cur)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/rotationtest"
 	"github.com/rekeyhq/rekey/rotation"
 )
@@ -16,23 +13,10 @@ import (
 // membership instead of copies.
 type engine struct{ *env }
 
-func toCreds(c creds) rotationtest.Creds {
-	return rotationtest.Creds{User: c.user, Password: c.password}
-}
-func fromCreds(c rotationtest.Creds) creds { return creds{c.User, c.Password} }
+func (e engine) Secret() rotationtest.Secret { return e.secret() }
 
-func (e engine) Server() *awsemu.Server         { return e.srv }
-func (e engine) Client() *secretsmanager.Client { return e.sm }
-func (e engine) ARN() string                    { return e.arn }
 func (e engine) Initial() rotationtest.Creds {
 	return rotationtest.Creds{User: e.role, Password: e.initial}
-}
-func (e engine) Register(r *rotation.Rotator)    { e.register(r) }
-func (e engine) RotateSecret(t testing.TB) error { return e.rotateSecret(t) }
-
-func (e engine) ReadVersion(ctx context.Context, stage string) (rotationtest.Creds, bool, error) {
-	c, ok, err := e.readVersion(ctx, stage)
-	return toCreds(c), ok, err
 }
 
 func (e engine) TryLogin(ctx context.Context, c rotationtest.Creds) (bool, error) {
