@@ -115,6 +115,25 @@ func eventually(t testing.TB, what string, cond func() bool) {
 
 const ttl = 50 * time.Millisecond
 
+// cacheName is the attribute newMetrics puts on every signal.
+var cacheName = attribute.String("cache", "app")
+
+// newMetrics returns an adapter recording, with attrs, into a meter
+// provider whose manual reader it returns; both are shut down in
+// t.Cleanup.
+func newMetrics(t testing.TB, attrs ...attribute.KeyValue) (*otelcache.Metrics, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelcache.New(mp, func(o *otelcache.Options) { o.Attributes = attrs })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, reader
+}
+
 // Every signal, through the real SDK client against the emulator.
 func TestSignals(t *testing.T) {
 	srv := awsemu.New(t)
@@ -127,15 +146,7 @@ func TestSignals(t *testing.T) {
 	}
 	srv.ResetCalls()
 
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(ctx)
-	cacheName := attribute.String("cache", "app")
-	m, err := otelcache.New(mp, func(o *otelcache.Options) { o.Attributes = []attribute.KeyValue{cacheName} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, reader := newMetrics(t, cacheName)
 	cache, err := secretcache.New(sm, m.Instrument, func(o *secretcache.Options) {
 		o.TTL = ttl
 		o.Jitter = -1
@@ -249,15 +260,7 @@ func TestFailoverSignal(t *testing.T) {
 		}
 	}
 
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(ctx)
-	cacheName := attribute.String("cache", "app")
-	m, err := otelcache.New(mp, func(o *otelcache.Options) { o.Attributes = []attribute.KeyValue{cacheName} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, reader := newMetrics(t, cacheName)
 	cache, err := secretcache.New(primary, m.Instrument, func(o *secretcache.Options) {
 		o.Replicas = []secretcache.Replica{{Region: to, Client: replica}}
 		o.PrimaryTimeout = 100 * time.Millisecond
