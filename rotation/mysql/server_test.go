@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -19,34 +17,22 @@ import (
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/mysqltest"
 	"github.com/rekeyhq/rekey/internal/rotationtest"
+	"github.com/rekeyhq/rekey/internal/testserver"
 	"github.com/rekeyhq/rekey/rotation"
 )
 
 // One MariaDB server serves the whole package; each test makes its own
 // users and database in it.
 var (
-	sharedMy = sync.OnceValues(func() (*mysqltest.Server, error) {
-		myStarted.Store(true)
-		return mysqltest.StartServer()
-	})
-	myStarted atomic.Bool
-	userSeq   atomic.Int64
+	sharedMy = testserver.NewShared(func() (*mysqltest.Server, error) { return mysqltest.StartServer() })
+	userSeq  atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	mysqltest.PrintSkips()
-	if myStarted.Load() {
-		if s, err := sharedMy(); err == nil {
-			s.Stop() //nolint:errcheck // nothing to report to after m.Run
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sharedMy.Main(m, mysqltest.Skips) }
 
 func server(t testing.TB) *mysqltest.Server {
 	t.Helper()
-	s, err := sharedMy()
+	s, err := sharedMy.Get()
 	if err != nil {
 		mysqltest.SkipUnavailable(t, err)
 		t.Fatal(err)

@@ -3,9 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -15,34 +13,22 @@ import (
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
 	"github.com/rekeyhq/rekey/internal/rotationtest"
+	"github.com/rekeyhq/rekey/internal/testserver"
 	"github.com/rekeyhq/rekey/rotation"
 )
 
 // One PostgreSQL server serves the whole package; each test makes its own
 // roles and schema in it.
 var (
-	sharedPG = sync.OnceValues(func() (*pgtest.Server, error) {
-		pgStarted.Store(true)
-		return pgtest.StartServer()
-	})
-	pgStarted atomic.Bool
-	roleSeq   atomic.Int64
+	sharedPG = testserver.NewShared(func() (*pgtest.Server, error) { return pgtest.StartServer() })
+	roleSeq  atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.PrintSkips()
-	if pgStarted.Load() {
-		if s, err := sharedPG(); err == nil {
-			s.Stop() //nolint:errcheck // nothing to report to after m.Run
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sharedPG.Main(m, pgtest.Skips) }
 
 func server(t testing.TB) *pgtest.Server {
 	t.Helper()
-	s, err := sharedPG()
+	s, err := sharedPG.Get()
 	if err != nil {
 		pgtest.SkipUnavailable(t, err)
 		t.Fatal(err)
