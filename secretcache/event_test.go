@@ -8,6 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/secretcache"
@@ -206,5 +211,71 @@ func TestEventKindString(t *testing.T) {
 		if got := k.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestEventFailoverFromARealFailover: a read during a primary Regional
+// outage, through the real SDK, emits one EventFailover naming the
+// primary client's Region (from its Options) and the replica's, with the
+// primary's error.
+func TestEventFailoverFromARealFailover(t *testing.T) {
+	srv := awsemu.New(t)
+	from, to := srv.Region(), "eu-west-1"
+	noRetry := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }
+	primary := secretsmanager.NewFromConfig(srv.AWSConfigFor(from), noRetry)
+	replica := secretsmanager.NewFromConfig(srv.AWSConfigFor(to), noRetry)
+	if _, err := primary.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("f"), SecretString: aws.String("v"),
+		AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(to)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	log := &eventLog{}
+	c, err := secretcache.New(primary, func(o *secretcache.Options) {
+		o.OnEvent = log.add
+		o.Replicas = []secretcache.Replica{{Region: to, Client: replica}}
+		o.PrimaryTimeout = 100 * time.Millisecond
+		o.FetchTimeout = 5 * time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// Healthy primary: no failover event.
+	if _, err := c.Get(t.Context(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := find(log.take(), secretcache.EventFailover); ok {
+		t.Fatal("a failover event while the primary answered")
+	}
+	c.Invalidate("f")
+
+	srv.InjectFault(awsemu.Fault{Region: from, Hang: true})
+	defer srv.ClearFaults()
+	s, err := c.Get(t.Context(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretcache.WaitIdle(c)
+	evs := log.take()
+	var failovers []secretcache.Event
+	for _, ev := range evs {
+		if ev.Kind == secretcache.EventFailover {
+			failovers = append(failovers, ev)
+		}
+	}
+	if len(failovers) != 1 {
+		t.Fatalf("events %q: %d failovers, want 1", kinds(evs), len(failovers))
+	}
+	ev := failovers[0]
+	if ev.SecretID != "f" || ev.FromRegion != from || ev.ToRegion != to || s.Region() != to {
+		t.Errorf("failover event %+v (value from %q), want secret f from %s to %s", ev, s.Region(), from, to)
+	}
+	if !errors.Is(ev.Err, context.DeadlineExceeded) {
+		t.Errorf("failover event Err = %v, want the primary's timeout (context.DeadlineExceeded)", ev.Err)
+	}
+	if st := c.Stats(); st.Failovers != 1 {
+		t.Errorf("Stats().Failovers = %d, want 1", st.Failovers)
 	}
 }

@@ -326,6 +326,7 @@ func TestLeakAudit(t *testing.T) {
 	t.Run("dbretry", func(t *testing.T) { auditDBRetry(t, e, pg) })
 	t.Run("rotation", func(t *testing.T) { auditRotation(t, e, pg) })
 	t.Run("policy", func(t *testing.T) { auditPolicy(t, e) })
+	t.Run("mysql", func(t *testing.T) { auditMySQL(t, e) })
 
 	_ = ctx
 	a.check(t)

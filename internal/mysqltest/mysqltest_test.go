@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -186,101 +185,36 @@ func TestStartIsFast(t *testing.T) {
 	}
 }
 
+// checks are the server checks mysqltest shares with pgtest.
+var checks = testserver.Checks[*mysqltest.Server]{
+	Start:   func() (*mysqltest.Server, error) { return mysqltest.StartServer() },
+	Require: requireAvailable,
+	Addr:    (*mysqltest.Server).Addr,
+	DataDir: (*mysqltest.Server).DataDir,
+	Login: func(t *testing.T, s, passwordOf *mysqltest.Server) error {
+		cfg := s.Config(mysqltest.RootUser, passwordOf.RootPassword())
+		cfg.Logger = &mysqldriver.NopLogger{}
+		return ping(t, cfg)
+	},
+}
+
 // BenchmarkStart measures what Start costs a test: the bootstrap,
 // server start-up and the first successful root login. Stopping is not
 // timed.
-func BenchmarkStart(b *testing.B) {
-	requireAvailable(b)
-	for b.Loop() {
-		my, err := mysqltest.StartServer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := my.Stop(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-}
+func BenchmarkStart(b *testing.B) { checks.BenchmarkStart(b) }
 
 func TestStartConcurrentServersAreIndependent(t *testing.T) {
-	t.Parallel()
-	requireAvailable(t)
-	const n = 3
-	servers := make([]*mysqltest.Server, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			s, err := mysqltest.StartServer()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			t.Cleanup(func() { s.Stop() })
-			servers[i] = s
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-	ports := map[int]bool{}
-	for i, s := range servers {
-		if ports[s.Port()] {
-			t.Fatalf("two servers share port %d", s.Port())
-		}
-		ports[s.Port()] = true
-		other := servers[(i+1)%n]
-		cfg := s.Config(mysqltest.RootUser, other.RootPassword())
-		cfg.Logger = &mysqldriver.NopLogger{}
-		if err := ping(t, cfg); err == nil {
-			t.Errorf("server %d accepted server %d's password", i, (i+1)%n)
-		}
-		if err := ping(t, s.Config(mysqltest.RootUser, s.RootPassword())); err != nil {
-			t.Errorf("server %d: %v", i, err)
-		}
-	}
+	checks.ConcurrentServersAreIndependent(t)
 }
 
-// requireAvailable skips or fails the test like Start does, for tests that
-// call StartServer.
+func TestStopRemovesEverything(t *testing.T) { checks.StopRemovesEverything(t) }
+
+// requireAvailable skips (counting the skip) or fails the test like Start
+// does, for tests that call StartServer.
 func requireAvailable(t testing.TB) {
 	t.Helper()
 	if _, err := mysqltest.Available(); err != nil {
 		testserver.SkipOrFail(t, err, mysqltest.ErrUnavailable, mysqltest.Skips)
-	}
-}
-
-func TestStopRemovesEverything(t *testing.T) {
-	t.Parallel()
-	requireAvailable(t)
-	s, err := mysqltest.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(s.DataDir()); err != nil {
-		t.Fatalf("data dir of a running server: %v", err)
-	}
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Go(func() { errs[i] = s.Stop() })
-	}
-	wg.Wait()
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("concurrent Stop = %v, %v; want nil, nil", errs[0], errs[1])
-	}
-	if err := s.Stop(); err != nil {
-		t.Fatalf("third Stop = %v, want nil", err)
-	}
-	if _, err := os.Stat(s.DataDir()); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("data dir after Stop: Stat error = %v, want ErrNotExist", err)
-	}
-	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
-	if err == nil {
-		c.Close()
-		t.Errorf("port %d still accepts connections after Stop", s.Port())
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -131,107 +130,34 @@ func TestStartIsFast(t *testing.T) {
 	}
 }
 
+// checks are the server checks pgtest shares with mysqltest.
+var checks = testserver.Checks[*pgtest.Server]{
+	Start:   func() (*pgtest.Server, error) { return pgtest.StartServer() },
+	Require: requireAvailable,
+	Addr:    func(s *pgtest.Server) string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) },
+	DataDir: func(s *pgtest.Server) string { return s.DataDir },
+	Login: func(t *testing.T, s, passwordOf *pgtest.Server) error {
+		_, err := connect(t, s.ConnConfig(passwordOf.SuperUser, passwordOf.SuperPassword))
+		return err
+	},
+}
+
 // BenchmarkStart measures what Start costs a test: initdb, server start-up
 // and the first successful login. Stopping is not timed.
-func BenchmarkStart(b *testing.B) {
-	requireAvailable(b)
-	for b.Loop() {
-		pg, err := pgtest.StartServer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := pg.Stop(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-}
+func BenchmarkStart(b *testing.B) { checks.BenchmarkStart(b) }
 
 func TestStartConcurrentServersAreIndependent(t *testing.T) {
-	t.Parallel()
-	requireAvailable(t)
-	const n = 3
-	servers := make([]*pgtest.Server, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			s, err := pgtest.StartServer()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			t.Cleanup(func() { s.Stop() })
-			servers[i] = s
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	ports := map[int]bool{}
-	for i, s := range servers {
-		if ports[s.Port] {
-			t.Fatalf("two servers share port %d", s.Port)
-		}
-		ports[s.Port] = true
-		// A server only knows its own password.
-		other := servers[(i+1)%n]
-		if _, err := connect(t, s.ConnConfig(other.SuperUser, other.SuperPassword)); err == nil {
-			t.Errorf("server %d accepted server %d's password", i, (i+1)%n)
-		}
-		if _, err := connect(t, s.ConnConfig(s.SuperUser, s.SuperPassword)); err != nil {
-			t.Errorf("server %d: %v", i, err)
-		}
-	}
+	checks.ConcurrentServersAreIndependent(t)
 }
 
-// requireAvailable skips or fails the test like Start does, for tests that
-// call StartServer.
+func TestStopRemovesEverything(t *testing.T) { checks.StopRemovesEverything(t) }
+
+// requireAvailable skips (counting the skip) or fails the test like Start
+// does, for tests that call StartServer.
 func requireAvailable(t testing.TB) {
 	t.Helper()
-	_, err := pgtest.Available()
-	if errors.Is(err, pgtest.ErrUnavailable) && os.Getenv(pgtest.RequireEnv) != "1" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestStopRemovesEverything(t *testing.T) {
-	t.Parallel()
-	requireAvailable(t)
-	s, err := pgtest.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(s.DataDir); err != nil {
-		t.Fatalf("data dir of a running server: %v", err)
-	}
-
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Go(func() { errs[i] = s.Stop() })
-	}
-	wg.Wait()
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("concurrent Stop = %v, %v; want nil, nil", errs[0], errs[1])
-	}
-	if err := s.Stop(); err != nil {
-		t.Fatalf("third Stop = %v, want nil", err)
-	}
-
-	if _, err := os.Stat(s.DataDir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("data dir after Stop: Stat error = %v, want ErrNotExist", err)
-	}
-	// Nothing listens on the port once Stop has returned.
-	c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), time.Second)
-	if err == nil {
-		c.Close()
-		t.Errorf("port %d still accepts connections after Stop", s.Port)
+	if _, err := pgtest.Available(); err != nil {
+		testserver.SkipOrFail(t, err, pgtest.ErrUnavailable, pgtest.Skips)
 	}
 }
 

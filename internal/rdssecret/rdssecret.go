@@ -133,6 +133,35 @@ func parsePort(raw json.RawMessage) (int, error) {
 	return n, nil
 }
 
+// ErrNotBool is wrapped by SSL's error when "ssl" holds neither a JSON
+// boolean nor the string "true" or "false".
+var ErrNotBool = errors.New(`is neither a boolean nor "true" or "false"`)
+
+// SSL reads the optional "ssl" key, which AWS's rotation functions accept
+// as a JSON boolean or as the string "true" or "false" in any case. set is
+// false when the key is absent or null. Parse does not check the key, so
+// that engines which ignore it keep accepting any value there; its error
+// does not quote the value.
+func (s Secret) SSL() (on, set bool, err error) {
+	raw, ok := s.Fields["ssl"]
+	if !ok || string(raw) == "null" {
+		return false, false, nil
+	}
+	if json.Unmarshal(raw, &on) == nil {
+		return on, true, nil
+	}
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		switch {
+		case strings.EqualFold(str, "true"):
+			return true, true, nil
+		case strings.EqualFold(str, "false"):
+			return false, true, nil
+		}
+	}
+	return false, false, fmt.Errorf("key \"ssl\" %w", ErrNotBool)
+}
+
 // With returns the JSON of s's stored fields with username and password
 // replaced and every other key kept as stored.
 func (s Secret) With(username, password string) ([]byte, error) {

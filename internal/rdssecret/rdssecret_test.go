@@ -79,3 +79,38 @@ func TestWithKeepsOtherKeys(t *testing.T) {
 		t.Fatal("With modified the parsed secret")
 	}
 }
+
+func TestSSL(t *testing.T) {
+	for _, tc := range []struct {
+		ssl          string // "" leaves the key out
+		on, set, bad bool
+	}{
+		{ssl: ""},
+		{ssl: "null"},
+		{ssl: "true", on: true, set: true},
+		{ssl: "false", set: true},
+		{ssl: `"TRUE"`, on: true, set: true},
+		{ssl: `"False"`, set: true},
+		{ssl: `"yes` + pw + `"`, bad: true},
+		{ssl: "1", bad: true},
+	} {
+		value := `{"host":"h","username":"u","password":"x"`
+		if tc.ssl != "" {
+			value += `,"ssl":` + tc.ssl
+		}
+		s, err := rdssecret.Parse([]byte(value + "}"))
+		if err != nil {
+			t.Fatalf("Parse(ssl %s): %v", tc.ssl, err)
+		}
+		on, set, err := s.SSL()
+		if tc.bad {
+			if !errors.Is(err, rdssecret.ErrNotBool) || !strings.Contains(err.Error(), `key "ssl"`) || strings.Contains(err.Error(), pw) {
+				t.Fatalf("SSL(%s) error = %v, want ErrNotBool naming the key and not the value", tc.ssl, err)
+			}
+			continue
+		}
+		if err != nil || on != tc.on || set != tc.set {
+			t.Fatalf("SSL(%s) = %v, %v, %v; want %v, %v, nil", tc.ssl, on, set, err, tc.on, tc.set)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
+	"github.com/rekeyhq/rekey/internal/rotationtest"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/mysql"
 )
@@ -94,7 +95,7 @@ func TestCrashAtEveryStatement(t *testing.T) {
 						e.requireRotated(t, creds{e.user, e.initial})
 						continue
 					}
-					if err := e.invariant(t.Context(), st.name == "single"); err != nil {
+					if err := rotationtest.Invariant(t.Context(), engine{e}, st.name == "single"); err != nil {
 						t.Fatalf("cut at statement %d: %v", n, err)
 					}
 					if _, ok := e.login(t, creds{e.user + "_clone", e.initial}); ok {

@@ -103,8 +103,8 @@ func TestBadSecretFailsTheFirstStep(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
 	for i, tc := range []struct{ name, value, want string }{
 		{"postgres engine", `{"engine":"postgres","host":"127.0.0.1","username":"u","password":"p"}`, `engine "postgres"`},
-		{"no host", `{"engine":"mysql","port":"3306","username":"u","password":"p"}`, `no "host" key`},
-		{"no username", `{"engine":"mysql","host":"127.0.0.1","password":"p"}`, `no "username" key`},
+		{"no host", `{"engine":"mysql","port":"3306","username":"u","password":"p"}`, `missing key "host"`},
+		{"no username", `{"engine":"mysql","host":"127.0.0.1","password":"p"}`, `missing key "username"`},
 	} {
 		for j, st := range []rotation.Strategy{singleUser(t), alternatingUsers(t, "arn:super")} {
 			t.Run(fmt.Sprintf("%s/%T", tc.name, st), func(t *testing.T) {

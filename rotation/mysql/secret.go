@@ -1,12 +1,10 @@
 package mysql
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/rekeyhq/rekey/internal/rdssecret"
 	"github.com/rekeyhq/rekey/rotation"
 )
 
@@ -28,8 +26,9 @@ const (
 	sslOff                     // plaintext
 )
 
-// dbSecret is a secret value in the RDS format. Fields other than these are
-// kept as they are when the pending value is built.
+// dbSecret is a secret value in the RDS format, with MySQL's defaults
+// applied. Keys other than these are kept as they are when the pending
+// value is built.
 type dbSecret struct {
 	host     string
 	port     int
@@ -38,95 +37,34 @@ type dbSecret struct {
 	dbname   string // "" when the secret has none: no default database
 	ssl      tlsSetting
 
-	fields map[string]json.RawMessage // every field, as stored
+	parsed rdssecret.Secret // every key, as stored
 }
 
-// parseSecret decodes s's value. Its errors name the secret's version and
-// the offending key, never a value: a JSON syntax error reports only its
-// offset, because its message can quote the input.
+// parseSecret decodes s's value with the parser dbretry and
+// rotation/postgres use too. Its errors name the secret's version and the
+// offending key, never a value.
 func parseSecret(s rotation.Secret) (dbSecret, error) {
 	where := fmt.Sprintf("secret %q version %s", s.ARN, s.VersionID)
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(s.Value(), &fields); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return dbSecret{}, fmt.Errorf("mysql: %s is not valid JSON (syntax error at byte %d)", where, se.Offset)
-		}
-		return dbSecret{}, fmt.Errorf("mysql: %s is not a JSON object", where)
+	r, err := rdssecret.Parse(s.Value())
+	if err != nil {
+		return dbSecret{}, fmt.Errorf("mysql: %s: %w", where, err)
 	}
-	if fields == nil {
-		return dbSecret{}, fmt.Errorf("mysql: %s is not a JSON object", where)
+	if r.Engine != "" && !isEngine(r.Engine) {
+		return dbSecret{}, fmt.Errorf("mysql: %s: engine %q is not one of %s", where, r.Engine, strings.Join(engines, ", "))
 	}
-	d := dbSecret{port: defaultPort, fields: fields}
-	str := func(key string, required bool, dst *string) error {
-		raw, ok := fields[key]
-		if !ok || string(raw) == "null" {
-			if required {
-				return fmt.Errorf("mysql: %s has no %q key", where, key)
-			}
-			return nil
-		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return fmt.Errorf("mysql: %s: %q is not a string", where, key)
-		}
-		if v == "" && required {
-			return fmt.Errorf("mysql: %s: %q is empty", where, key)
-		}
-		*dst = v
-		return nil
+	on, set, err := r.SSL()
+	if err != nil {
+		return dbSecret{}, fmt.Errorf("mysql: %s: %w", where, err)
 	}
-	var engine string
-	for _, f := range []struct {
-		key      string
-		required bool
-		dst      *string
-	}{
-		{"engine", false, &engine},
-		{"host", true, &d.host},
-		{"username", true, &d.username},
-		{"password", true, &d.password},
-		{"dbname", false, &d.dbname},
-	} {
-		if err := str(f.key, f.required, f.dst); err != nil {
-			return dbSecret{}, err
-		}
+	d := dbSecret{host: r.Host, port: r.Port, username: r.Username, password: r.Password, dbname: r.DBName, parsed: r}
+	if d.port == 0 {
+		d.port = defaultPort
 	}
-	if engine != "" && !isEngine(engine) {
-		return dbSecret{}, fmt.Errorf("mysql: %s: engine %q is not one of %s", where, engine, strings.Join(engines, ", "))
-	}
-	if raw, ok := fields["port"]; ok && string(raw) != "null" {
-		var n json.Number
-		var quoted string
-		if err := json.Unmarshal(raw, &quoted); err == nil {
-			n = json.Number(quoted)
-		} else if err := json.Unmarshal(raw, &n); err != nil {
-			return dbSecret{}, fmt.Errorf("mysql: %s: \"port\" is neither a number nor a string", where)
-		}
-		p, err := strconv.Atoi(string(n))
-		if err != nil || p < 1 || p > 65535 {
-			// The value is not echoed: a malformed secret may hold anything.
-			return dbSecret{}, fmt.Errorf("mysql: %s: \"port\" is not a port number (1 to 65535)", where)
-		}
-		d.port = p
-	}
-	if raw, ok := fields["ssl"]; ok && string(raw) != "null" {
-		// AWS's functions accept a boolean or the strings "true"/"false".
-		var b bool
-		var str string
-		switch {
-		case json.Unmarshal(raw, &b) == nil:
-		case json.Unmarshal(raw, &str) == nil && strings.EqualFold(str, "true"):
-			b = true
-		case json.Unmarshal(raw, &str) == nil && strings.EqualFold(str, "false"):
-			b = false
-		default:
-			return dbSecret{}, fmt.Errorf("mysql: %s: \"ssl\" is neither a boolean nor \"true\" or \"false\"", where)
-		}
+	switch {
+	case set && on:
+		d.ssl = sslOn
+	case set:
 		d.ssl = sslOff
-		if b {
-			d.ssl = sslOn
-		}
 	}
 	return d, nil
 }
@@ -142,9 +80,11 @@ func parseVersions(v rotation.Versions) (pending, current dbSecret, err error) {
 	return pending, current, nil
 }
 
+// isEngine ignores case, as dbretry/mysql does, so that a secret one
+// accepts the other accepts too.
 func isEngine(e string) bool {
 	for _, ok := range engines {
-		if e == ok {
+		if strings.EqualFold(e, ok) {
 			return true
 		}
 	}
@@ -152,18 +92,7 @@ func isEngine(e string) bool {
 }
 
 // with returns the JSON of d with username and password replaced and every
-// other field kept.
+// other key kept.
 func (d dbSecret) with(username, password string) ([]byte, error) {
-	fields := make(map[string]json.RawMessage, len(d.fields)+2)
-	for k, v := range d.fields {
-		fields[k] = v
-	}
-	var err error
-	if fields["username"], err = json.Marshal(username); err != nil {
-		return nil, err
-	}
-	if fields["password"], err = json.Marshal(password); err != nil {
-		return nil, err
-	}
-	return json.Marshal(fields)
+	return d.parsed.With(username, password)
 }

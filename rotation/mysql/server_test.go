@@ -6,19 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/mysqltest"
+	"github.com/rekeyhq/rekey/internal/rotationtest"
+	"github.com/rekeyhq/rekey/internal/testserver"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/mysql"
 )
@@ -26,28 +25,15 @@ import (
 // One MariaDB server serves the whole package; each test makes its own
 // users and database in it.
 var (
-	sharedMy = sync.OnceValues(func() (*mysqltest.Server, error) {
-		myStarted.Store(true)
-		return mysqltest.StartServer()
-	})
-	myStarted atomic.Bool
-	userSeq   atomic.Int64
+	sharedMy = testserver.NewShared(func() (*mysqltest.Server, error) { return mysqltest.StartServer() })
+	userSeq  atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	mysqltest.PrintSkips()
-	if myStarted.Load() {
-		if s, err := sharedMy(); err == nil {
-			s.Stop() //nolint:errcheck // nothing to report to after m.Run
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sharedMy.Main(m, mysqltest.Skips) }
 
 func server(t testing.TB) *mysqltest.Server {
 	t.Helper()
-	s, err := sharedMy()
+	s, err := sharedMy.Get()
 	if err != nil {
 		mysqltest.SkipUnavailable(t, err)
 		t.Fatal(err)
@@ -156,53 +142,39 @@ func (e *env) createSecretValue(t testing.TB, name string, v map[string]any) str
 	return *out.ARN
 }
 
-func (e *env) register(r *rotation.Rotator) {
-	e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, token string) error {
-		return r.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token})
-	})
+// secret is the rotated secret, for the helpers both engines share.
+func (e *env) secret() rotationtest.Secret {
+	return rotationtest.Secret{Server: e.srv, Client: e.sm, ARN: e.arn, LambdaARN: lambdaARN}
 }
+
+func (e *env) register(r *rotation.Rotator) { e.secret().Register(r) }
 
 func (e *env) rotateSecret(t testing.TB) error {
 	t.Helper()
-	_, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: &e.arn, RotationLambdaARN: aws.String(lambdaARN)})
-	return err
+	return e.secret().RotateSecret(t)
 }
 
 // creds are the username and password in one version of the secret.
 type creds struct{ user, password string }
 
+func toCreds(c creds) rotationtest.Creds {
+	return rotationtest.Creds{User: c.user, Password: c.password}
+}
+
+func fromCreds(c rotationtest.Creds) creds { return creds{c.User, c.Password} }
+
 // version reads the version labelled stage; ok is false when there is none.
 func (e *env) version(t testing.TB, stage string) (creds, bool) {
 	t.Helper()
-	c, ok, err := e.readVersion(t.Context(), stage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, ok
+	c, ok := e.secret().Version(t, stage)
+	return fromCreds(c), ok
 }
 
 // readVersion is version for code off the test goroutine, which must not
 // call t.Fatal.
 func (e *env) readVersion(ctx context.Context, stage string) (creds, bool, error) {
-	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return creds{}, false, nil
-	}
-	if err != nil {
-		return creds{}, false, fmt.Errorf("GetSecretValue %s: %w", stage, err)
-	}
-	var v struct {
-		Username, Password string
-		Note               string
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
-		return creds{}, false, fmt.Errorf("%s is not JSON", stage)
-	}
-	if v.Note != "kept" {
-		return creds{}, false, fmt.Errorf("%s lost the secret's other keys", stage)
-	}
-	return creds{v.Username, v.Password}, true, nil
+	c, ok, err := e.secret().ReadVersion(ctx, stage)
+	return fromCreds(c), ok, err
 }
 
 // login reports whether c logs in, and as which account (CURRENT_USER()).

@@ -2,22 +2,18 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekeyhq/rekey/internal/awsemu"
 	"github.com/rekeyhq/rekey/internal/pgtest"
+	"github.com/rekeyhq/rekey/internal/rotationtest"
+	"github.com/rekeyhq/rekey/internal/testserver"
 	"github.com/rekeyhq/rekey/rotation"
 	"github.com/rekeyhq/rekey/rotation/postgres"
 )
@@ -25,28 +21,15 @@ import (
 // One PostgreSQL server serves the whole package; each test makes its own
 // roles and schema in it.
 var (
-	sharedPG = sync.OnceValues(func() (*pgtest.Server, error) {
-		pgStarted.Store(true)
-		return pgtest.StartServer()
-	})
-	pgStarted atomic.Bool
-	roleSeq   atomic.Int64
+	sharedPG = testserver.NewShared(func() (*pgtest.Server, error) { return pgtest.StartServer() })
+	roleSeq  atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.PrintSkips()
-	if pgStarted.Load() {
-		if s, err := sharedPG(); err == nil {
-			s.Stop() //nolint:errcheck // nothing to report to after m.Run
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sharedPG.Main(m, pgtest.Skips) }
 
 func server(t testing.TB) *pgtest.Server {
 	t.Helper()
-	s, err := sharedPG()
+	s, err := sharedPG.Get()
 	if err != nil {
 		pgtest.SkipUnavailable(t, err)
 		t.Fatal(err)
@@ -128,52 +111,39 @@ func portJSON(p any) string {
 	return fmt.Sprint(p)
 }
 
-func (e *env) register(r *rotation.Rotator) {
-	e.srv.RegisterRotationFunc(lambdaARN, func(ctx context.Context, step, secretID, token string) error {
-		return r.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: secretID, ClientRequestToken: token})
-	})
+// secret is the rotated secret, for the helpers both engines share.
+func (e *env) secret() rotationtest.Secret {
+	return rotationtest.Secret{Server: e.srv, Client: e.sm, ARN: e.arn, LambdaARN: lambdaARN}
 }
+
+func (e *env) register(r *rotation.Rotator) { e.secret().Register(r) }
 
 func (e *env) rotateSecret(t testing.TB) error {
 	t.Helper()
-	_, err := e.sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: &e.arn, RotationLambdaARN: aws.String(lambdaARN)})
-	return err
+	return e.secret().RotateSecret(t)
 }
 
 // creds are the username and password in one version of the secret.
 type creds struct{ user, password string }
 
+func toCreds(c creds) rotationtest.Creds {
+	return rotationtest.Creds{User: c.user, Password: c.password}
+}
+
+func fromCreds(c rotationtest.Creds) creds { return creds{c.User, c.Password} }
+
 // version reads the version labelled stage; ok is false when there is none.
 func (e *env) version(t testing.TB, stage string) (creds, bool) {
 	t.Helper()
-	c, ok, err := e.readVersion(t.Context(), stage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, ok
+	c, ok := e.secret().Version(t, stage)
+	return fromCreds(c), ok
 }
 
 // readVersion is version for code off the test goroutine, which must not
 // call t.Fatal.
 func (e *env) readVersion(ctx context.Context, stage string) (creds, bool, error) {
-	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.arn, VersionStage: &stage})
-	if none := (*types.ResourceNotFoundException)(nil); errors.As(err, &none) {
-		return creds{}, false, nil
-	}
-	if err != nil {
-		return creds{}, false, fmt.Errorf("GetSecretValue %s: %w", stage, err)
-	}
-	var v struct {
-		Username, Password string
-		Note               string
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
-		return creds{}, false, fmt.Errorf("%s is not JSON", stage)
-	}
-	if v.Note != "kept" {
-		return creds{}, false, fmt.Errorf("%s lost the secret's other keys", stage)
-	}
-	return creds{v.Username, v.Password}, true, nil
+	c, ok, err := e.secret().ReadVersion(ctx, stage)
+	return fromCreds(c), ok, err
 }
 
 // login reports whether c logs in, and as which current_user.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -116,6 +117,25 @@ func eventually(t testing.TB, what string, cond func() bool) {
 
 const ttl = 50 * time.Millisecond
 
+// cacheName is the attribute newMetrics puts on every signal.
+var cacheName = attribute.String("cache", "app")
+
+// newMetrics returns an adapter recording, with attrs, into a meter
+// provider whose manual reader it returns; both are shut down in
+// t.Cleanup.
+func newMetrics(t testing.TB, attrs ...attribute.KeyValue) (*otelcache.Metrics, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelcache.New(mp, func(o *otelcache.Options) { o.Attributes = attrs })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, reader
+}
+
 // Every signal, through the real SDK client against the emulator.
 func TestSignals(t *testing.T) {
 	srv := awsemu.New(t)
@@ -128,15 +148,7 @@ func TestSignals(t *testing.T) {
 	}
 	srv.ResetCalls()
 
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(ctx)
-	cacheName := attribute.String("cache", "app")
-	m, err := otelcache.New(mp, func(o *otelcache.Options) { o.Attributes = []attribute.KeyValue{cacheName} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, reader := newMetrics(t, cacheName)
 	cache, err := secretcache.New(sm, m.Instrument, func(o *secretcache.Options) {
 		o.TTL = ttl
 		o.Jitter = -1
@@ -170,9 +182,7 @@ func TestSignals(t *testing.T) {
 	if _, err := cache.Get(ctx, "t"); err == nil {
 		t.Fatal("Get succeeded through a throttling fault")
 	}
-	// Failover cannot be provoked before Options.Replicas exists: its
-	// event is emitted through the hook directly.
-	m.OnEvent(secretcache.Event{Kind: secretcache.EventFailover, SecretID: "s", FromRegion: "us-east-1", ToRegion: "eu-west-1"})
+	// Failover has a test of its own: TestFailoverSignal.
 
 	c := collect(t, reader)
 	st := cache.Stats()
@@ -190,7 +200,6 @@ func TestSignals(t *testing.T) {
 		{"rekey.secretcache.api.calls", "{call}", []attribute.KeyValue{attribute.String("error.type", "ThrottlingException")}, 1},
 		{"rekey.secretcache.errors", "{error}", []attribute.KeyValue{attribute.String("error.type", "ThrottlingException"), attribute.String("rpc.method", "GetSecretValue")}, 1},
 		{"rekey.secretcache.errors", "{error}", nil, int64(st.Errors)},
-		{"rekey.secretcache.failovers", "{failover}", []attribute.KeyValue{otelcache.AttrFromRegion.String("us-east-1"), otelcache.AttrToRegion.String("eu-west-1")}, 1},
 	} {
 		attrs := append([]attribute.KeyValue{cacheName}, tc.attrs...)
 		if got := c.sum(tc.name, attrs...); got != tc.want {
@@ -229,7 +238,75 @@ func TestSignals(t *testing.T) {
 	if got, ok := c.find("rekey.secretcache.hits"); ok && len(got.Data.(metricdata.Sum[int64]).DataPoints) != 0 {
 		t.Errorf("hits still observed after Close: %+v", got.Data)
 	}
-	if got := c.sum("rekey.secretcache.failovers"); got != 1 {
+	if got := c.sum("rekey.secretcache.failovers"); got != 0 {
+		t.Errorf("failovers = %d from an event after Close, want 0", got)
+	}
+}
+
+// A real failover, through the real SDK: the primary Region hangs, the
+// replica Region answers, and the failovers counter records it with both
+// Regions; after Close a second failover records nothing.
+func TestFailoverSignal(t *testing.T) {
+	srv := awsemu.New(t)
+	from, to := srv.Region(), "eu-west-1"
+	noRetry := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }
+	primary := secretsmanager.NewFromConfig(srv.AWSConfigFor(from), noRetry)
+	replica := secretsmanager.NewFromConfig(srv.AWSConfigFor(to), noRetry)
+	ctx := context.Background()
+	for _, id := range []string{"f", "g"} {
+		if _, err := primary.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name: aws.String(id), SecretString: aws.String("v"),
+			AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String(to)}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	m, reader := newMetrics(t, cacheName)
+	cache, err := secretcache.New(primary, m.Instrument, func(o *secretcache.Options) {
+		o.Replicas = []secretcache.Replica{{Region: to, Client: replica}}
+		o.PrimaryTimeout = 100 * time.Millisecond
+		o.FetchTimeout = 5 * time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+
+	srv.InjectFault(awsemu.Fault{Region: from, Hang: true}) // a Regional outage
+	defer srv.ClearFaults()
+	srv.ResetCalls()
+	s, err := cache.Get(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Region() != to {
+		t.Fatalf("read from Region %q, want the replica %q", s.Region(), to)
+	}
+	if n := srv.CallsIn(to, "GetSecretValue"); n != 1 {
+		t.Fatalf("replica GetSecretValue calls = %d, want 1", n)
+	}
+	c := collect(t, reader)
+	if got := c.sum("rekey.secretcache.failovers", cacheName, otelcache.AttrFromRegion.String(from), otelcache.AttrToRegion.String(to)); got != 1 {
+		t.Errorf("failovers{from=%s,to=%s} = %d, want 1", from, to, got)
+	}
+	if got, st := c.sum("rekey.secretcache.failovers"), cache.Stats(); got != 1 || st.Failovers != 1 {
+		t.Errorf("failovers = %d, Stats().Failovers = %d; want 1 and 1", got, st.Failovers)
+	}
+	if u := c.unit("rekey.secretcache.failovers"); u != "{failover}" {
+		t.Errorf("failovers unit %q, want {failover}", u)
+	}
+
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Get(ctx, "g"); err != nil {
+		t.Fatal(err)
+	}
+	if st := cache.Stats(); st.Failovers != 2 {
+		t.Fatalf("Stats().Failovers = %d, want 2: the second read did not fail over", st.Failovers)
+	}
+	if got := collect(t, reader).sum("rekey.secretcache.failovers"); got != 1 {
 		t.Errorf("failovers = %d after Close, want still 1", got)
 	}
 }
