@@ -58,7 +58,7 @@ type Rotator struct {
 // or option functions that leave Options invalid: Password.Length outside
 // 1..4096, every character class excluded (ExcludeNumbers,
 // ExcludePunctuation, ExcludeUppercase and ExcludeLowercase all set, and
-// IncludeSpace not), or NewToken nil. The panic value is an error whose
+// IncludeSpace not). The panic value is an error whose
 // message starts with "rotation: ". New makes no API call and reads nothing
 // from the environment, so whether it panics depends only on its
 // arguments. Nothing at run time panics: Handle and Rotate return an error

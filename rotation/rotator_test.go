@@ -58,14 +58,14 @@ func TestRotateSecretRunsAllStepsThroughHandle(t *testing.T) {
 func TestRotateWithoutLambda(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
-		o.NewToken = func() (string, error) { return "00000000-0000-4000-8000-000000000001", nil }
+		rotation.SetNewToken(o, func() (string, error) { return "00000000-0000-4000-8000-000000000001", nil })
 	})
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	e.requireRotated(t, "key-initial")
 	if got := e.stages(t)[rotation.StageCurrent]; got != "00000000-0000-4000-8000-000000000001" {
-		t.Fatalf("AWSCURRENT on %s, want the token from Options.NewToken", got)
+		t.Fatalf("AWSCURRENT on %s, want the token from the token source", got)
 	}
 	if n := e.srv.Calls("RotateSecret"); n != 0 {
 		t.Fatalf("Rotate called RotateSecret %d times", n)
@@ -343,7 +343,6 @@ func TestNewPanicsOnProgrammingErrors(t *testing.T) {
 				o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true}
 			})
 		},
-		"nil token func": func() { rotation.New(e.sm, e.store, func(o *rotation.Options) { o.NewToken = nil }) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -407,7 +406,7 @@ func TestZeroRotatorFailsWithoutPanic(t *testing.T) {
 func TestRotateRefusesEmptyToken(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	r := rotation.New(e.sm, e.store, func(o *rotation.Options) {
-		o.NewToken = func() (string, error) { return "", nil }
+		rotation.SetNewToken(o, func() (string, error) { return "", nil })
 	})
 	if err := r.Rotate(t.Context(), e.arn); err == nil || !strings.Contains(err.Error(), "empty token") {
 		t.Fatalf("Rotate = %v, want an error about the empty token", err)
