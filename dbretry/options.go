@@ -83,15 +83,13 @@ type Options struct {
 	// The Cache's own events are secretcache.Options.OnEvent.
 	OnEvent func(Event)
 
-	// Clock, if not nil, is the source of the current time for the retry
-	// budget and RereadInterval; the waits themselves are timers. For
-	// tests. It must be safe for concurrent use. nil: time.Now.
-	Clock func() time.Time
-
-	// Rand, if not nil, returns a uniform float64 in [0,1) to spread the
-	// backoff. For tests. It must be safe for concurrent use. nil:
-	// math/rand/v2.
-	Rand func() float64
+	// clock is the source of the current time for the retry budget and
+	// RereadInterval (the waits themselves are timers); rand returns a
+	// uniform float64 in [0,1) to spread the backoff. Both must be safe
+	// for concurrent use. They are unexported test seams, set only by the
+	// package's tests (export_test.go). nil: time.Now and math/rand/v2.
+	clock func() time.Time
+	rand  func() float64
 }
 
 // DefaultOptions returns the Options NewSource starts from.
@@ -133,11 +131,11 @@ func (o *Options) resolve() error {
 	if o.RereadInterval == 0 {
 		o.RereadInterval = DefaultRereadInterval
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
+	if o.clock == nil {
+		o.clock = time.Now
 	}
-	if o.Rand == nil {
-		o.Rand = rand.Float64
+	if o.rand == nil {
+		o.rand = rand.Float64
 	}
 	return nil
 }

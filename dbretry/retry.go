@@ -68,7 +68,7 @@ func retry[T any](ctx context.Context, s *Source, try func() (T, error), refused
 	if !ok {
 		return v, err
 	}
-	start := s.opts.Clock()
+	start := s.opts.clock()
 	backoff := s.opts.MinBackoff
 	for attempts := 1; ; attempts++ {
 		s.authFailures.Add(1)
@@ -79,7 +79,7 @@ func retry[T any](ctx context.Context, s *Source, try func() (T, error), refused
 			return v, s.giveUp(ctx, err, l, attempts, start)
 		}
 		if !s.recover(ctx, l) {
-			wait := backoff/2 + time.Duration(s.opts.Rand()*float64(backoff/2))
+			wait := backoff/2 + time.Duration(s.opts.rand()*float64(backoff/2))
 			backoff = min(2*backoff, s.opts.MaxBackoff)
 			if !sleep(ctx, min(wait, s.opts.RetryBudget-s.since(start))) {
 				return v, s.giveUp(ctx, err, l, attempts, start)
@@ -110,7 +110,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // since is the time elapsed since t on the Source's clock.
-func (s *Source) since(t time.Time) time.Duration { return s.opts.Clock().Sub(t) }
+func (s *Source) since(t time.Time) time.Duration { return s.opts.clock().Sub(t) }
 
 func (s *Source) giveUp(ctx context.Context, last error, l login, attempts int, start time.Time) error {
 	s.exhausted.Add(1)

@@ -370,7 +370,7 @@ func (s *Source) claim(refused string) bool {
 	if s.opts.RereadInterval <= 0 {
 		return true
 	}
-	now := s.opts.Clock()
+	now := s.opts.clock()
 	if t, ok := s.rereadAt[refused]; ok && now.Sub(t) < s.opts.RereadInterval {
 		return false
 	}

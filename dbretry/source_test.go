@@ -83,8 +83,9 @@ func TestSourceCloseWaitsForReread(t *testing.T) {
 	)
 }
 
-// The retry budget and RereadInterval run on Options.Clock, and the
-// backoff's spread comes from Options.Rand.
+// The retry budget and RereadInterval run on the Source's clock, and the
+// backoff's spread comes from its random source (test seams set through
+// export_test.go).
 func TestSourceClockAndRand(t *testing.T) {
 	e := newEnv(t, nil, "pw", func(o *secretcache.Options) { o.MinRefreshInterval = -1 })
 	db := newFakeDB("changed-outside-rotation")
@@ -94,8 +95,8 @@ func TestSourceClockAndRand(t *testing.T) {
 		o.RetryBudget = time.Hour
 		o.MinBackoff, o.MaxBackoff = time.Millisecond, time.Millisecond
 		// Every reading of the clock is 10 minutes after the last.
-		o.Clock = func() time.Time { return time.Unix(0, now.Add(int64(10*time.Minute))) }
-		o.Rand = func() float64 { rands.Add(1); return 0.5 }
+		dbretry.SetClock(o, func() time.Time { return time.Unix(0, now.Add(int64(10*time.Minute))) })
+		dbretry.SetRand(o, func() float64 { rands.Add(1); return 0.5 })
 	})
 	defer src.Close()
 	if _, err := src.Credentials(t.Context()); err != nil {
@@ -116,7 +117,7 @@ func TestSourceClockAndRand(t *testing.T) {
 		t.Errorf("Stats %+v: want a re-read for every refusal but the last", st)
 	}
 	if rands.Load() == 0 {
-		t.Error("Options.Rand was never called")
+		t.Error("the random source was never called")
 	}
 }
 

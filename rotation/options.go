@@ -18,10 +18,12 @@ type Options struct {
 	// the step, never a value. nil: no logging.
 	Logger *slog.Logger
 
-	// NewToken returns the ClientRequestToken for a rotation that Rotate
-	// starts. Default: a random UUID version 4 from crypto/rand. It is a test
-	// seam; the service's rotations (Handle) bring their own token.
-	NewToken func() (string, error)
+	// newToken returns the ClientRequestToken for a rotation that Rotate
+	// starts: a random UUID version 4 from crypto/rand (newUUID). It is an
+	// unexported test seam, set only by the package's tests
+	// (export_test.go); the service's rotations (Handle) bring their own
+	// token.
+	newToken func() (string, error)
 }
 
 // PasswordPolicy is the GetRandomPasswordInput createSecret sends; every
@@ -51,7 +53,7 @@ func DefaultPasswordPolicy() PasswordPolicy {
 }
 
 func defaultOptions() Options {
-	return Options{Password: DefaultPasswordPolicy(), NewToken: newUUID}
+	return Options{Password: DefaultPasswordPolicy(), newToken: newUUID}
 }
 
 func (o *Options) validate() error {
@@ -61,9 +63,6 @@ func (o *Options) validate() error {
 	}
 	if p.ExcludeNumbers && p.ExcludePunctuation && p.ExcludeUppercase && p.ExcludeLowercase && !p.IncludeSpace {
 		return fmt.Errorf("rotation: password policy excludes every character class")
-	}
-	if o.NewToken == nil {
-		return fmt.Errorf("rotation: Options.NewToken is nil")
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 // start a second one). When AWSPENDING is on the AWSCURRENT version, a
 // finishSecret was interrupted after moving AWSCURRENT; Rotate removes the
 // label and returns nil. Otherwise it starts a rotation as the service does:
-// a new token from Options.NewToken, whose version createSecret creates
+// a new random token (a UUID version 4), whose version createSecret creates
 // with PutSecretValue and stage AWSPENDING.
 //
 // Rotate must not race another rotation of the same secret (the service's
@@ -54,11 +54,11 @@ func (r *Rotator) Rotate(ctx context.Context, secretID string) error {
 	} else {
 		// The token's version does not exist before createSecret makes it,
 		// so Handle's checks cannot run for this first step.
-		if ev.ClientRequestToken, err = r.opts.NewToken(); err != nil {
+		if ev.ClientRequestToken, err = r.opts.newToken(); err != nil {
 			return fmt.Errorf("rotation: rotate secret %q: new token: %w", secretID, err)
 		}
 		if ev.ClientRequestToken == "" {
-			return fmt.Errorf("rotation: rotate secret %q: Options.NewToken returned an empty token", secretID)
+			return fmt.Errorf("rotation: rotate secret %q: got an empty token for the new version", secretID)
 		}
 		ev.Step = CreateSecret
 		r.log.LogAttrs(ctx, slog.LevelInfo, "rotation: starting a rotation", r.attrs(ev)...)

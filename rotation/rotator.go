@@ -57,7 +57,7 @@ type Rotator struct {
 // the option functions leave Options invalid: Password.Length outside
 // 1..4096, every character class excluded (ExcludeNumbers,
 // ExcludePunctuation, ExcludeUppercase and ExcludeLowercase all set, and
-// IncludeSpace not), or NewToken nil. New makes no API call and reads
+// IncludeSpace not). New makes no API call and reads
 // nothing from the environment, so whether it fails depends only on its
 // arguments. Nothing panics: Handle and Rotate return an error for every
 // failure, including a panic in the Strategy and use of a Rotator that New

@@ -58,14 +58,14 @@ func TestRotateSecretRunsAllStepsThroughHandle(t *testing.T) {
 func TestRotateWithoutLambda(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	r := newRotator(t, e.sm, e.store, func(o *rotation.Options) {
-		o.NewToken = func() (string, error) { return "00000000-0000-4000-8000-000000000001", nil }
+		rotation.SetNewToken(o, func() (string, error) { return "00000000-0000-4000-8000-000000000001", nil })
 	})
 	if err := r.Rotate(t.Context(), e.arn); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	e.requireRotated(t, "key-initial")
 	if got := e.stages(t)[rotation.StageCurrent]; got != "00000000-0000-4000-8000-000000000001" {
-		t.Fatalf("AWSCURRENT on %s, want the token from Options.NewToken", got)
+		t.Fatalf("AWSCURRENT on %s, want the token from the token source", got)
 	}
 	if n := e.srv.Calls("RotateSecret"); n != 0 {
 		t.Fatalf("Rotate called RotateSecret %d times", n)
@@ -350,8 +350,6 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{name: "no class left", client: e.sm, strategy: e.store, opt: func(o *rotation.Options) {
 			o.Password = rotation.PasswordPolicy{Length: 8, ExcludeNumbers: true, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeLowercase: true}
 		}, wantIn: "excludes every character class"},
-		{name: "nil token func", client: e.sm, strategy: e.store,
-			opt: func(o *rotation.Options) { o.NewToken = nil }, wantIn: "NewToken is nil"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -438,7 +436,7 @@ func TestZeroRotatorFailsWithoutPanic(t *testing.T) {
 func TestRotateRefusesEmptyToken(t *testing.T) {
 	e := newEnv(t, "key-initial")
 	r := newRotator(t, e.sm, e.store, func(o *rotation.Options) {
-		o.NewToken = func() (string, error) { return "", nil }
+		rotation.SetNewToken(o, func() (string, error) { return "", nil })
 	})
 	if err := r.Rotate(t.Context(), e.arn); err == nil || !strings.Contains(err.Error(), "empty token") {
 		t.Fatalf("Rotate = %v, want an error about the empty token", err)

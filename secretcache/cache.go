@@ -141,8 +141,8 @@ func New(client Client, optFns ...func(*Options)) (*Cache, error) {
 	}
 	c := &Cache{client: client, opts: o, maxStale: int64(o.MaxStale), ix: newIndex(), denied: map[string]struct{}{},
 		labels: map[string][]string{}, recent: map[string]described{}, recentCap: minRecentCap}
-	if o.Clock != nil {
-		c.base = o.Clock()
+	if o.clock != nil {
+		c.base = o.clock()
 	} else {
 		c.base = time.Now()
 	}
@@ -155,12 +155,12 @@ func New(client Client, optFns ...func(*Options)) (*Cache, error) {
 	return c, nil
 }
 
-// now returns the cache clock in nanoseconds. Without Options.Clock it
+// now returns the cache clock in nanoseconds. Without a test clock it
 // reads only the monotonic clock, which is about half the cost of
 // time.Now.
 func (c *Cache) now() int64 {
-	if c.opts.Clock != nil {
-		return int64(c.opts.Clock().Sub(c.base))
+	if c.opts.clock != nil {
+		return int64(c.opts.clock().Sub(c.base))
 	}
 	return int64(time.Since(c.base))
 }
@@ -534,8 +534,8 @@ func (c *Cache) jitter(d time.Duration) int64 {
 		return int64(d)
 	}
 	r := rand.Float64
-	if c.opts.Rand != nil {
-		r = c.opts.Rand
+	if c.opts.rand != nil {
+		r = c.opts.rand
 	}
 	f := float64(d) * (1 + c.opts.Jitter*(2*r()-1))
 	if f >= math.MaxInt64 { // float64(MaxInt64) is 2^63, which int64 cannot hold

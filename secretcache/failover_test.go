@@ -63,7 +63,7 @@ func (r *regions) cache(t testing.TB, optFns ...func(*secretcache.Options)) *sec
 	fns := append([]func(*secretcache.Options){func(o *secretcache.Options) {
 		o.TTL = testTTL
 		o.Jitter = -1
-		o.Clock = r.clock.Now
+		secretcache.SetClock(o, r.clock.Now)
 		o.Logger = slog.New(slog.NewTextHandler(r.logs, nil))
 		o.FetchTimeout = 5 * time.Second
 		o.PrimaryTimeout = testPrimaryTimeout
@@ -394,7 +394,8 @@ func TestFailoverReplicatedRotation(t *testing.T) {
 		srv.InjectFault(awsemu.Fault{Region: primaryRegion, Op: op, Hang: true})
 	}
 	c, err := secretcache.New(primarySM, func(o *secretcache.Options) {
-		o.TTL, o.Jitter, o.Clock = testTTL, -1, clock.Now
+		o.TTL, o.Jitter = testTTL, -1
+		secretcache.SetClock(o, clock.Now)
 		o.PrimaryTimeout = testPrimaryTimeout
 		o.Replicas = []secretcache.Replica{{Region: replicaRegion, Client: replicaSM}}
 	})
@@ -509,7 +510,8 @@ func TestFailoverNoStormOnOneEmulator(t *testing.T) {
 	srv.InjectFault(awsemu.Fault{Region: primaryRegion, Hang: true})
 	const backoff = 10 * time.Second
 	c, err := secretcache.New(primarySM, func(o *secretcache.Options) {
-		o.TTL, o.Jitter, o.Clock = time.Hour, -1, clock.Now
+		o.TTL, o.Jitter = time.Hour, -1
+		secretcache.SetClock(o, clock.Now)
 		o.ErrorBackoff, o.MaxErrorBackoff = backoff, backoff
 		o.PrimaryTimeout = testPrimaryTimeout
 		o.Replicas = []secretcache.Replica{{Region: replicaRegion, Client: replicaSM}}

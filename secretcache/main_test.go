@@ -70,7 +70,7 @@ func newEnv(t testing.TB, optFns ...func(*secretcache.Options)) *env {
 	fns := append([]func(*secretcache.Options){func(o *secretcache.Options) {
 		o.TTL = testTTL
 		o.Jitter = -1
-		o.Clock = e.clock.Now
+		secretcache.SetClock(o, e.clock.Now)
 		o.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
 		o.FetchTimeout = 5 * time.Second
 	}}, optFns...)

@@ -154,16 +154,14 @@ type Options struct {
 	// nil: no events, at the cost of one nil check.
 	OnEvent func(Event)
 
-	// Clock, if not nil, is the source of the current time for TTLs,
-	// MaxStale, backoff, rotation polling and NextRotationDate. For tests.
-	// It is called from many goroutines at once, so it must be safe for
-	// concurrent use. nil: the monotonic clock.
-	Clock func() time.Time
-
-	// Rand, if not nil, returns a uniform float64 in [0,1) for Jitter. For
-	// tests. It is called from many goroutines at once, so it must be safe
-	// for concurrent use. nil: math/rand/v2.
-	Rand func() float64
+	// clock, if not nil, is the source of the current time for TTLs,
+	// MaxStale, backoff, rotation polling and NextRotationDate; rand, if
+	// not nil, returns a uniform float64 in [0,1) for Jitter. Both are
+	// called from many goroutines at once. They are unexported test seams,
+	// set only by the package's tests (export_test.go). nil: the monotonic
+	// clock and math/rand/v2.
+	clock func() time.Time
+	rand  func() float64
 }
 
 // DefaultOptions returns the Options New starts from.

@@ -717,7 +717,7 @@ func TestHugeTTLNeverExpires(t *testing.T) {
 			e := newEnv(t, func(o *secretcache.Options) {
 				o.TTL = math.MaxInt64
 				o.Jitter = 0.1
-				o.Rand = func() float64 { return r }
+				secretcache.SetRand(o, func() float64 { return r })
 			})
 			e.create(t, "s", "v1")
 			e.mustString(t, "s", "v1")

@@ -27,7 +27,7 @@ func TestHitPathDoesNotAllocate(t *testing.T) {
 		fn   func() time.Time
 	}{{"monotonic", nil}, {"fake", newFakeClock().Now}} {
 		t.Run(clock.name, func(t *testing.T) {
-			c, err := secretcache.New(mc, func(o *secretcache.Options) { o.Clock = clock.fn })
+			c, err := secretcache.New(mc, func(o *secretcache.Options) { secretcache.SetClock(o, clock.fn) })
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -18,19 +17,33 @@ import (
 	"github.com/rekeyhq/rekey/secretcache/secretcachetest"
 )
 
+// The demo runs on real time, so it shortens the cache's intervals from
+// minutes to fractions of a second through the function's own settings
+// (CACHE_TTL, CACHE_MAX_STALE) and one option; the pauses below are
+// chosen against them.
 const (
 	demoAPIKeyID = "demo/api-key"
 	demoDBID     = "demo/db"
-	demoStale    = 6 * time.Minute // past TTL (5m ±10 %), within MaxStale
-	demoFreeze   = 2 * time.Hour   // past TTL+MaxStale
+	demoTTL      = 500 * time.Millisecond // default 5m
+	demoMaxStale = time.Second            // default 1h
+	// demoMinRefresh is the cache's MinRefreshInterval (default 1s): a
+	// Refresh sooner after the last fetch makes no API call.
+	demoMinRefresh = 100 * time.Millisecond
+	// demoRotate is the pause before the key rotates: past demoMinRefresh,
+	// within TTL.
+	demoRotate = 150 * time.Millisecond
+	// demoStale is past TTL (±10 % jitter), within MaxStale.
+	demoStale = demoTTL + demoTTL/10 + 20*time.Millisecond
+	// demoFreeze is past TTL+MaxStale.
+	demoFreeze = demoStale + demoMaxStale
 )
 
 // runDemo plays one execution environment's life on the emulator: the init
 // phase, invocations invocations within TTL, a rotation of the API key, and
 // a freeze longer than TTL+MaxStale. The handler is built by newHandler,
-// exactly as in Lambda, over a client of the emulator, with a manual clock
-// so that the freeze takes no time. It prints API calls against
-// invocations, never a secret value.
+// exactly as in Lambda, over a client of the emulator, with the cache's
+// intervals shortened so that the whole life takes about two seconds. It
+// prints API calls against invocations, never a secret value.
 func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 	if invocations < 1 {
 		return fmt.Errorf("-n %d: need at least one invocation", invocations)
@@ -51,12 +64,11 @@ func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 	}
 	srv.ResetCalls()
 
-	env := map[string]string{"API_KEY_SECRET_ID": demoAPIKeyID, "DB_SECRET_ID": demoDBID}
-	var clock manualClock
-	clock.Set(time.Now())
+	env := map[string]string{"API_KEY_SECRET_ID": demoAPIKeyID, "DB_SECRET_ID": demoDBID,
+		"CACHE_TTL": demoTTL.String(), "CACHE_MAX_STALE": demoMaxStale.String()}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := newHandler(ctx, sm, func(k string) string { return env[k] }, log,
-		func(o *secretcache.Options) { o.Clock = clock.Now })
+		func(o *secretcache.Options) { o.MinRefreshInterval = demoMinRefresh })
 	if err != nil {
 		return err
 	}
@@ -65,7 +77,7 @@ func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 	mark := snapshot(srv)
 
 	fmt.Fprintf(out, "One execution environment of the function, on the Secrets Manager emulator.\n\n")
-	fmt.Fprintf(out, "%-26s %-48s %s\n", "init (cold start)", "Prefetch of 2 secrets", mark)
+	fmt.Fprintf(out, "%-30s %-48s %s\n", "init (cold start)", "Prefetch of 2 secrets", mark)
 
 	hits, authorized := 0, 0
 	for range invocations {
@@ -77,13 +89,13 @@ func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 		authorized += b2i(r.Authorized)
 	}
 	now := snapshot(srv)
-	fmt.Fprintf(out, "%-26s %-48s %s\n", fmt.Sprintf("%d invocations", invocations),
+	fmt.Fprintf(out, "%-30s %-48s %s\n", fmt.Sprintf("%d invocations", invocations),
 		fmt.Sprintf("%d cache hits, %d authorized", hits, authorized), now.minus(mark))
 	mark = now
 
-	// A minute later the key rotates and callers switch to the new one at
-	// once, well before the cached value's TTL ends.
-	clock.Advance(time.Minute)
+	// The key rotates and callers switch to the new one at once, well
+	// before the cached value's TTL ends.
+	time.Sleep(demoRotate)
 	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(demoAPIKeyID), SecretString: aws.String("demo-key-2"),
 	}); err != nil {
@@ -95,14 +107,14 @@ func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 		return err
 	}
 	now = snapshot(srv)
-	fmt.Fprintf(out, "%-26s %-48s %s\n", "1m later: API key rotated",
+	fmt.Fprintf(out, "%-30s %-48s %s\n", fmt.Sprintf("%v later: API key rotated", demoRotate),
 		fmt.Sprintf("new key authorized=%t (Refresh on mismatch)", r.Authorized), now.minus(mark))
 	mark = now
 
 	// Past TTL but within MaxStale, a read answers at once with the cached
 	// value and refreshes it in the background; in Lambda that refresh
 	// usually ends within the invocation, else it resumes at the next thaw.
-	clock.Advance(demoStale)
+	time.Sleep(demoStale)
 	before := h.cache.Stats()
 	if _, err := invoke(ctx, fn, "demo-key-2"); err != nil {
 		return err
@@ -112,17 +124,17 @@ func runDemo(ctx context.Context, out io.Writer, invocations int) error {
 		return err
 	}
 	now = snapshot(srv)
-	fmt.Fprintf(out, "%-26s %-48s %s\n", fmt.Sprintf("%gm later", demoStale.Minutes()),
+	fmt.Fprintf(out, "%-30s %-48s %s\n", fmt.Sprintf("%v later, past TTL", demoStale),
 		fmt.Sprintf("%d reads served stale at once, refreshed behind", served), now.minus(mark))
 	mark = now
 
-	clock.Advance(demoFreeze)
+	time.Sleep(demoFreeze)
 	r, err = invoke(ctx, fn, "demo-key-2")
 	if err != nil {
 		return err
 	}
 	now = snapshot(srv)
-	fmt.Fprintf(out, "%-26s %-48s %s\n", fmt.Sprintf("frozen %gh, thawed", demoFreeze.Hours()),
+	fmt.Fprintf(out, "%-30s %-48s %s\n", fmt.Sprintf("frozen %v, thawed", demoFreeze),
 		fmt.Sprintf("waited for refreshes (cache_hit=%t)", r.CacheHit), now.minus(mark))
 
 	total := invocations + 3
@@ -203,11 +215,3 @@ func b2i(b bool) int {
 	}
 	return 0
 }
-
-// manualClock is a clock that moves only when told, so that the demo can
-// freeze an environment for hours in no time.
-type manualClock struct{ ns atomic.Int64 }
-
-func (c *manualClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *manualClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *manualClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }

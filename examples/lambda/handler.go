@@ -61,7 +61,7 @@ type handler struct {
 
 // newHandler builds the handler from the environment read through getenv:
 // it creates the cache over client, with optFns applied after the
-// environment's settings (the demo and tests pass a clock), and warms it.
+// environment's settings (the demo and tests shorten intervals), and warms it.
 // A failed warm-up is logged, not returned. It returns an error only for
 // bad configuration. The caller owns the handler and may Close it.
 func newHandler(ctx context.Context, client secretcache.Client, getenv func(string) string, log *slog.Logger, optFns ...func(*secretcache.Options)) (*handler, error) {

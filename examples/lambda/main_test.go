@@ -39,7 +39,6 @@ type fixture struct {
 	srv      *secretcachetest.Server
 	sm       *secretsmanager.Client
 	versions map[string]string // secret id -> VersionId at creation
-	clock    *manualClock
 	logs     *syncBuffer
 }
 
@@ -50,13 +49,12 @@ func newFixture(t *testing.T, secrets map[string]string) *fixture {
 	t.Helper()
 	srv := secretcachetest.NewServer(t)
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
-	f := &fixture{srv: srv, sm: sm, versions: map[string]string{}, clock: &manualClock{}, logs: &syncBuffer{}}
+	f := &fixture{srv: srv, sm: sm, versions: map[string]string{}, logs: &syncBuffer{}}
 	for id, value := range secrets {
 		out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(value)})
 		require.NoError(t, err)
 		f.versions[id] = aws.ToString(out.VersionId)
 	}
-	f.clock.Set(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	srv.ResetCalls()
 	return f
 }
@@ -66,16 +64,21 @@ func standardSecrets() map[string]string {
 }
 
 // handler builds the function's handler as main does, with env as its
-// environment, and closes it at cleanup.
-func (f *fixture) handler(t *testing.T, env map[string]string) *handler {
+// environment and optFns applied to the cache's options after it (the
+// tests run on real time and shorten intervals with them), and closes it
+// at cleanup.
+func (f *fixture) handler(t *testing.T, env map[string]string, optFns ...func(*secretcache.Options)) *handler {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(f.logs, nil))
-	h, err := newHandler(t.Context(), f.sm, func(k string) string { return env[k] }, log,
-		func(o *secretcache.Options) { o.Clock = f.clock.Now })
+	h, err := newHandler(t.Context(), f.sm, func(k string) string { return env[k] }, log, optFns...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, h.Close()) })
 	return h
 }
+
+// past returns a wait certain to outlast d spread by the cache's default
+// Jitter (±10 %), counted from any moment after the deadline was set.
+func past(d time.Duration) time.Duration { return d + d/10 + 20*time.Millisecond }
 
 // calls returns the emulator's counts for the operations the cache uses.
 func (f *fixture) calls() calls { return snapshot(f.srv) }
@@ -122,9 +125,9 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		`init \(cold start\)\s+Prefetch of 2 secrets\s+BatchGetSecretValue 1\n`,
 		`200 invocations\s+200 cache hits, 200 authorized\s+0 API calls\n`,
-		`API key rotated\s+new key authorized=true \(Refresh on mismatch\)\s+GetSecretValue 1, DescribeSecret 1\n`,
-		`6m later\s+2 reads served stale at once, refreshed behind\s+DescribeSecret 2\n`,
-		`frozen 2h, thawed\s+waited for refreshes \(cache_hit=false\)\s+DescribeSecret 2\n`,
+		`150ms later: API key rotated\s+new key authorized=true \(Refresh on mismatch\)\s+GetSecretValue 1, DescribeSecret 1\n`,
+		`570ms later, past TTL\s+2 reads served stale at once, refreshed behind\s+DescribeSecret 2\n`,
+		`frozen 1.57s, thawed\s+waited for refreshes \(cache_hit=false\)\s+DescribeSecret 2\n`,
 		`203 invocations: 7 API calls with the cache \(BatchGetSecretValue 1, GetSecretValue 1, DescribeSecret 5\);\n`,
 		`without a cache: 406 GetSecretValue calls`,
 	} {
@@ -137,8 +140,9 @@ func TestDemo(t *testing.T) {
 }
 
 func TestHandleWithinTTLMakesNoCall(t *testing.T) {
+	const minRefresh = 100 * time.Millisecond
 	f := newFixture(t, standardSecrets())
-	h := f.handler(t, baseEnv())
+	h := f.handler(t, baseEnv(), func(o *secretcache.Options) { o.MinRefreshInterval = minRefresh })
 	require.Equal(t, calls{batch: 1}, f.calls(), "init: one BatchGetSecretValue for both secrets")
 
 	fn := lambda.NewHandler(h.Handle)
@@ -150,11 +154,11 @@ func TestHandleWithinTTLMakesNoCall(t *testing.T) {
 		var r response
 		require.NoError(t, json.Unmarshal(out, &r))
 		require.Equal(t, response{Authorized: true, Versions: f.versions, APICalls: 0, CacheHit: true}, r, "invocation %d", i)
-		f.clock.Advance(500 * time.Millisecond) // 250 s in all: within TTL (5m -10 %)
 	}
 	require.Equal(t, calls{batch: 1}, f.calls())
 	require.EqualValues(t, 1, f.srv.TotalCalls())
 
+	time.Sleep(minRefresh + 50*time.Millisecond) // past the bound since the prefetch; TTL is 5m
 	r := invokeOK(t, h, "wrong")
 	require.False(t, r.Authorized)
 	require.Equal(t, calls{batch: 1, describe: 1}, f.calls(), "a wrong token costs one bounded Refresh")
@@ -231,8 +235,9 @@ func TestPrefetchFailureIsNotFatal(t *testing.T) {
 
 func TestRotatedAPIKey(t *testing.T) {
 	f := newFixture(t, standardSecrets())
-	h := f.handler(t, baseEnv())
-	f.clock.Advance(time.Minute)
+	const minRefresh = 300 * time.Millisecond
+	h := f.handler(t, baseEnv(), func(o *secretcache.Options) { o.MinRefreshInterval = minRefresh })
+	time.Sleep(minRefresh + 50*time.Millisecond) // past the bound since the prefetch
 	out, err := f.sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(apiKeyID), SecretString: aws.String(apiKey2),
 	})
@@ -245,12 +250,12 @@ func TestRotatedAPIKey(t *testing.T) {
 	require.EqualValues(t, 2, r.APICalls)
 	require.Equal(t, calls{get: 1, describe: 1}, f.calls())
 
-	// The old key is refused; within MinRefreshInterval (1s) of the last
+	// The old key is refused; within MinRefreshInterval of the last
 	// fetch the refresh it triggers makes no call.
 	r = invokeOK(t, h, apiKey1)
 	require.False(t, r.Authorized)
 	require.True(t, r.CacheHit)
-	f.clock.Advance(2 * time.Second)
+	time.Sleep(minRefresh + 50*time.Millisecond)
 	r = invokeOK(t, h, apiKey1)
 	require.False(t, r.Authorized)
 	require.Equal(t, calls{get: 1, describe: 2}, f.calls(), "one DescribeSecret per interval, version unchanged")
@@ -260,8 +265,9 @@ func TestRotatedAPIKey(t *testing.T) {
 func TestThawedEnvironment(t *testing.T) {
 	t.Run("past TTL serves at once and refreshes behind", func(t *testing.T) {
 		f := newFixture(t, standardSecrets())
-		h := f.handler(t, baseEnv())
-		f.clock.Advance(6 * time.Minute)
+		const ttl = 200 * time.Millisecond
+		h := f.handler(t, baseEnv(), func(o *secretcache.Options) { o.TTL = ttl })
+		time.Sleep(past(ttl)) // MaxStale is 1h
 		before := h.cache.Stats()
 		r := invokeOK(t, h, apiKey1)
 		require.True(t, r.Authorized)
@@ -272,13 +278,14 @@ func TestThawedEnvironment(t *testing.T) {
 	})
 	t.Run("past TTL+MaxStale waits for the refresh", func(t *testing.T) {
 		f := newFixture(t, standardSecrets())
-		h := f.handler(t, baseEnv())
+		const ttl, maxStale = 200 * time.Millisecond, 200 * time.Millisecond
+		h := f.handler(t, baseEnv(), func(o *secretcache.Options) { o.TTL, o.MaxStale = ttl, maxStale })
 		_, err := f.sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
 			SecretId: aws.String(dbID), SecretString: aws.String(strings.Replace(dbSecret, dbPass, "rotated-9c1d", 1)),
 		})
 		require.NoError(t, err)
 		f.srv.ResetCalls()
-		f.clock.Advance(2 * time.Hour)
+		time.Sleep(past(ttl) + maxStale)
 		r := invokeOK(t, h, apiKey1)
 		require.False(t, r.CacheHit)
 		require.EqualValues(t, 3, r.APICalls)
@@ -288,12 +295,12 @@ func TestThawedEnvironment(t *testing.T) {
 	t.Run("CACHE_TTL and CACHE_MAX_STALE apply", func(t *testing.T) {
 		f := newFixture(t, standardSecrets())
 		env := baseEnv()
-		env["CACHE_TTL"] = "1m"
+		env["CACHE_TTL"] = "500ms"
 		env["CACHE_MAX_STALE"] = "-1s"
 		h := f.handler(t, env)
-		f.clock.Advance(50 * time.Second)
+		time.Sleep(250 * time.Millisecond) // within 500ms -10 %
 		require.True(t, invokeOK(t, h, apiKey1).CacheHit)
-		f.clock.Advance(20 * time.Second) // 70s: past 1m +10 %
+		time.Sleep(past(500*time.Millisecond) - 250*time.Millisecond)
 		r := invokeOK(t, h, apiKey1)
 		require.EqualValues(t, 2, r.APICalls, "never served past TTL: both reads waited")
 		require.Equal(t, calls{batch: 1, describe: 2}, f.calls())

@@ -1,8 +1,9 @@
 // Command quickstart shows secretcache at work against an in-process
 // Secrets Manager emulator: how many API calls caching saves, a rotation
 // being picked up without any Refresh call, and the cache's statistics.
-// It needs no AWS account. A fake clock, shared by the cache and the
-// emulator, stands in for the minutes a real run would wait.
+// It needs no AWS account. It runs on real time in about two seconds: the
+// cache's TTL and RotationPollInterval are set to seconds and fractions of
+// one (the defaults are 5m and 5s) so that the demo need not wait minutes.
 //
 //	go run ./examples/quickstart
 package main
@@ -14,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,10 +38,17 @@ const (
 	secretID  = "quickstart/db"
 	reads     = 10_000
 	rotatorFn = "arn:aws:lambda:us-east-1:123456789012:function:quickstart-rotator"
-	// midRotation is when, after the first reads, the rotation is under
-	// way: past the cache's TTL of 5m ± 10 %.
-	midRotation = 6 * time.Minute
+	// ttl and pollInterval are the cache's TTL and RotationPollInterval,
+	// short for the demo; real code keeps the defaults (5m and 5s). ttl
+	// leaves the 10,000 reads of step 1 time to finish within it even
+	// under the race detector on a loaded machine.
+	ttl          = 1500 * time.Millisecond
+	pollInterval = 200 * time.Millisecond
 )
+
+// past returns a wait certain to outlast d spread by the cache's default
+// Jitter (±10 %), counted from any moment after the deadline was set.
+func past(d time.Duration) time.Duration { return d + d/10 + 20*time.Millisecond }
 
 type dbCreds struct {
 	Engine   string `json:"engine"`
@@ -51,21 +58,12 @@ type dbCreds struct {
 	Password string `json:"password"`
 }
 
-// clock is a settable clock; real code leaves secretcache.Options.Clock nil.
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 func run(ctx context.Context, out io.Writer) error {
 	srv, err := secretcachetest.Start()
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	clk := &clock{}
-	clk.ns.Store(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC).UnixNano())
-	srv.SetClock(clk.Now)
 	// With real AWS: cfg, _ := config.LoadDefaultConfig(ctx); secretsmanager.NewFromConfig(cfg)
 	sm := srv.Client()
 
@@ -80,7 +78,8 @@ func run(ctx context.Context, out io.Writer) error {
 
 	changed := make(chan string, 8)
 	cache, err := secretcache.New(sm, func(o *secretcache.Options) {
-		o.Clock = clk.Now
+		o.TTL = ttl
+		o.RotationPollInterval = pollInterval
 		// OnChange runs on the cache's own goroutine: never block it.
 		o.OnChange = func(id, oldVersion, newVersion string) {
 			select {
@@ -125,10 +124,10 @@ func run(ctx context.Context, out io.Writer) error {
 		err := rot.Handle(ctx, rotation.Event{Step: rotation.Step(step), SecretID: id, ClientRequestToken: token})
 		steps = append(steps, step)
 		if err == nil && step == string(rotation.CreateSecret) {
-			// Say the application's TTL (5m, ±10 % jitter) ends while the
-			// rotation runs: its background refresh sees AWSPENDING on the
-			// new version.
-			clk.Advance(midRotation)
+			// The application's TTL (±10 % jitter) ends while the
+			// rotation runs: its background refresh sees AWSPENDING on
+			// the new version.
+			time.Sleep(past(ttl))
 			rotationErr = readDuringRotation(out, cache, read, token)
 		}
 		return err
@@ -145,13 +144,14 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "   RotateSecret ran %v\n", steps)
 	finished := cache.Stats().Calls.Total()
 
-	clk.Advance(secretcache.DefaultRotationPollInterval)
+	// The mid-rotation refresh set the next check pollInterval after it.
+	time.Sleep(past(pollInterval))
 	if _, err := read(); err != nil { // due: serves the old value, refreshes in the background
 		return err
 	}
 	select {
 	case msg := <-changed:
-		fmt.Fprintf(out, "   +%v after the rotation finished: %s\n", secretcache.DefaultRotationPollInterval, msg)
+		fmt.Fprintf(out, "   +%v after the rotation finished (RotationPollInterval %v): %s\n", past(pollInterval), pollInterval, msg)
 	case <-time.After(2 * time.Second):
 		return errors.New("the rotation was not picked up")
 	}
@@ -165,7 +165,8 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "   now serving version %s %v (finishSecret removed AWSPENDING), picked up with %d API calls; password changed: %t\n",
 		short(s.VersionID()), s.VersionStages(), cache.Stats().Calls.Total()-finished, rotated.Password != creds.Password)
-	fmt.Fprintf(out, "   (without a rotation in progress the next check would have come after TTL, %v)\n", secretcache.DefaultTTL)
+	fmt.Fprintf(out, "   (without a rotation in progress the next check would have come after TTL, %v; defaults: TTL %v, RotationPollInterval %v)\n",
+		ttl, secretcache.DefaultTTL, secretcache.DefaultRotationPollInterval)
 	fmt.Fprintf(out, "   printing the secret shows no value: %v\n\n", s)
 	readCount++
 
@@ -195,8 +196,8 @@ func readDuringRotation(out io.Writer, cache *secretcache.Cache, read func() (db
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   +%v, mid-rotation: TTL over, still serving the first password (%t); AWSPENDING is on %s, so the cache re-checks every %v\n",
-		midRotation, s.Password == "first-password", short(pending), secretcache.DefaultRotationPollInterval)
+	fmt.Fprintf(out, "   +%v, mid-rotation: TTL (%v) over, still serving the first password (%t); AWSPENDING is on %s, so the cache re-checks every %v\n",
+		past(ttl), ttl, s.Password == "first-password", short(pending), pollInterval)
 	return nil
 }
 

@@ -345,6 +345,22 @@ func (s trivialStrategy) NewPending(context.Context, rotation.Secret, string) ([
 func (trivialStrategy) Apply(context.Context, rotation.Versions) error { return nil }
 func (trivialStrategy) Verify(context.Context, rotation.Secret) error  { return nil }
 
+// tokenRecorder is a rotation.Client that registers the token of each
+// version Rotate writes with expect before writing it, and keeps the last
+// one: the version that AWSCURRENT ends on. Rotate calls it from its own
+// goroutine only.
+type tokenRecorder struct {
+	rotation.Client
+	expect func(version string)
+	last   string
+}
+
+func (w *tokenRecorder) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	w.last = aws.ToString(in.ClientRequestToken)
+	w.expect(w.last)
+	return w.Client.PutSecretValue(ctx, in, optFns...)
+}
+
 // chaos injects the random faults on the cache's read path. Faults are
 // tried in order, each with its own draw, so about 8.8 % of requests fail.
 func chaos(srv *awsemu.Server) {
@@ -705,9 +721,10 @@ func TestChaosSoak(t *testing.T) {
 						return
 					}
 				} else {
-					r, err := rotation.New(admin, trivialStrategy{value: valueOf(tr.id, gen)}, func(o *rotation.Options) {
-						o.NewToken = func() (string, error) { return version, nil }
-					})
+					// Rotate makes its own token: w registers it before
+					// the version is written.
+					w := &tokenRecorder{Client: admin, expect: func(v string) { tr.expect(v, gen) }}
+					r, err := rotation.New(w, trivialStrategy{value: valueOf(tr.id, gen)})
 					if err != nil {
 						rotErr("rotation.New %s: %v", tr.id, err)
 						return
@@ -726,6 +743,7 @@ func TestChaosSoak(t *testing.T) {
 						time.Sleep(200 * time.Millisecond)
 					}
 					pendingTime.Add(int64(time.Since(began)))
+					version = w.last
 				}
 				tr.finish(version, gen, clk.now())
 				cacheRotations.Add(1)
